@@ -1,0 +1,299 @@
+"""One scan of one target: plan → forge → probe → collect → correlate (judging is separate).
+
+The result is :class:`~mtlsaudit.models.ScanFacts`: facts only, so :mod:`mtlsaudit.judge`
+can re-judge it offline. Attempts run one after another by default, which keeps every
+attempt in its own time slot; ``slot`` spaces them onto whole-second boundaries for
+targets whose logs carry nothing but a coarse timestamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import fnmatch
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from mtlsaudit._version import __version__
+from mtlsaudit.collect import Collector, Source
+from mtlsaudit.correlate import correlate
+from mtlsaudit.errors import TargetUnreachable, UsageError
+from mtlsaudit.forge import CA, Credential, name
+from mtlsaudit.models import (
+    Attempt,
+    Markers,
+    Need,
+    Outcome,
+    OutcomeKind,
+    ScanFacts,
+    SkippedProbe,
+    Target,
+    TlsVersion,
+)
+from mtlsaudit.probes import ForgeContext, Forged, Probe, catalogue
+from mtlsaudit.transport import ClientMaterial, connect, http_request
+from mtlsaudit.transport.tls import version_refused
+
+_TAGS = {TlsVersion.TLS1_3: "t13", TlsVersion.TLS1_2: "t12"}
+#: Common names shorter than this are too likely to occur by chance to be markers.
+_MIN_CN_MARKER = 8
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class TrustMaterial:
+    """What the operator gave us (DESIGN §2)."""
+
+    ca: CA | None = None
+    client: Credential | None = None
+
+    @property
+    def needs(self) -> list[Need]:
+        return [n for n, v in ((Need.CA, self.ca), (Need.CLIENT, self.client)) if v is not None]
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Knobs of one scan.
+
+    Attributes:
+        probes: glob over probe ids (``chain.*``); comma-separated globs allowed.
+        timeout: seconds for each connect, handshake, write and read.
+        settle: seconds a record may lag behind its attempt and still count as on time.
+        late: further seconds we keep reading; records seen then are ``logged_late``.
+        slot: if > 0, start each attempt on a fresh multiple of this many seconds.
+        versions: TLS versions to try (default: 1.3 and 1.2, as the server speaks them).
+    """
+
+    probes: str = "*"
+    timeout: float = 5.0
+    settle: float = 1.0
+    late: float = 2.0
+    slot: float = 0.0
+    versions: tuple[TlsVersion, ...] = (TlsVersion.TLS1_3, TlsVersion.TLS1_2)
+
+
+@dataclass
+class _Planned:
+    probe: Probe
+    version: TlsVersion
+    forged: Forged
+    attempt_id: str
+    tag: str
+
+
+@dataclass
+class _Plan:
+    planned: list[_Planned] = field(default_factory=list)
+    skipped: list[SkippedProbe] = field(default_factory=list)
+
+
+def select_probes(pattern: str) -> list[Probe]:
+    globs = [g.strip() for g in pattern.split(",") if g.strip()] or ["*"]
+    chosen = [p for p in catalogue() if any(fnmatch.fnmatchcase(p.id, g) for g in globs)]
+    if not chosen:
+        raise UsageError(f"--probes {pattern!r} matches no probe (see `mtlsaudit probes`)")
+    return chosen
+
+
+def _hex(data: bytes) -> str:
+    return data.hex().upper()
+
+
+def markers_for(forged: Forged, path: str, user_agent: str) -> Markers:
+    certs: list[x509.Certificate] = []
+    if forged.credential is not None:
+        certs = [*forged.credential.chain, *forged.credential.extra]
+    cns = []
+    for cert in certs:
+        for attr in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
+            value = str(attr.value)
+            if len(value) >= _MIN_CN_MARKER:
+                cns.append(value)
+    return Markers(
+        serials_hex=[format(c.serial_number, "X") for c in certs],
+        serials_dec=[str(c.serial_number) for c in certs],
+        sha256=[_hex(c.fingerprint(hashes.SHA256())) for c in certs],
+        sha1=[_hex(c.fingerprint(hashes.SHA1())) for c in certs],  # noqa: S303 - a marker, not security
+        common_names=list(dict.fromkeys(cns)),
+        http_path=path,
+        user_agent=user_agent,
+        forged_token=forged.forged_token,
+    )
+
+
+def plan(probes: list[Probe], ctx: ForgeContext, versions: list[TlsVersion]) -> _Plan:
+    """Forge every credential up front so the probe phase is pure network time."""
+    out = _Plan()
+    for probe in probes:
+        missing = probe.missing_needs(ctx)
+        if missing:
+            out.skipped.append(SkippedProbe(probe_id=probe.id, reason=missing))
+            continue
+        try:
+            for version in versions:
+                tag = _TAGS[version]
+                for forged in probe.recipe(ctx, tag):
+                    suffix = f"-{forged.label}" if forged.label else ""
+                    out.planned.append(_Planned(probe, version, forged, f"{probe.id}@{tag}{suffix}", tag + suffix))
+        except NotImplementedError as exc:
+            out.skipped.append(SkippedProbe(probe_id=probe.id, reason=str(exc)))
+    return out
+
+
+def _control_material(trust: TrustMaterial, workdir: Path, scan_id: str) -> ClientMaterial:
+    if trust.ca is not None:
+        cred = trust.ca.issue(name(f"mtlsaudit-{scan_id}-preflight"))
+    elif trust.client is not None:
+        cred = trust.client
+    else:
+        return ClientMaterial()
+    cert, key = cred.write(workdir, "preflight")
+    return ClientMaterial(cert, key)
+
+
+async def _preflight(
+    target: Target, trust: TrustMaterial, options: ScanOptions, workdir: Path, scan_id: str
+) -> tuple[list[TlsVersion], list[Attempt], list[x509.Name]]:
+    """Which versions does the server speak? Is it there at all? What CA issued it?"""
+    material = _control_material(trust, workdir, scan_id)
+    supported: list[TlsVersion] = []
+    own: list[Attempt] = []
+    issuers: list[x509.Name] = []
+    reasons: list[str] = []
+    host = target.sni or target.host
+    for version in options.versions:
+        path = f"{target.path_prefix}/{scan_id}/preflight/{_TAGS[version]}"
+        started = dt.datetime.now(dt.UTC)
+        result = await connect(
+            target.host, target.port, sni=target.sni, version=version, material=material,
+            request=http_request(host, path, f"mtlsaudit/{__version__}"), timeout=options.timeout,
+        )
+        own.append(Attempt(
+            attempt_id=f"preflight@{_TAGS[version]}", probe_id="preflight", tls_version=version,
+            started_at=started, ended_at=dt.datetime.now(dt.UTC), local_ip=result.local_ip,
+            local_port=result.local_port, outcome=result.outcome,
+            markers=Markers(http_path=path),
+        ))
+        if result.outcome.kind is OutcomeKind.ERROR and (result.outcome.reason or "").startswith(
+            ("connect", "resolve")
+        ):
+            raise TargetUnreachable(
+                f"cannot reach {target.host}:{target.port}: {result.outcome.reason}"
+            )
+        if result.peer_cert_der:
+            issuers.append(x509.load_der_x509_certificate(result.peer_cert_der).issuer)
+        if result.outcome.kind is OutcomeKind.ERROR or version_refused(result):
+            reasons.append(f"{version.value}: {result.outcome}")
+            continue
+        supported.append(version)
+    if not supported:
+        raise TargetUnreachable(
+            f"{target.host}:{target.port} completed no TLS 1.2/1.3 handshake ({'; '.join(reasons)})"
+        )
+    return supported, own, issuers
+
+
+async def _sleep_to_slot(slot: float) -> None:
+    if slot > 0:
+        now = time.time()
+        await asyncio.sleep(slot - (now % slot) + 0.005)
+
+
+async def run_scan(
+    target: Target,
+    trust: TrustMaterial,
+    sources: list[Source],
+    options: ScanOptions | None = None,
+    progress: Progress | None = None,
+) -> ScanFacts:
+    """Run every applicable probe against ``target`` and gather the evidence."""
+    options = options or ScanOptions()
+    probes = select_probes(options.probes)
+    scan_id = secrets.token_hex(4)
+    started_at = dt.datetime.now(dt.UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="mtlsaudit-"))
+    collector = Collector(sources)
+    notes: list[str] = []
+    try:
+        collector.start()
+        versions, preflight, issuers = await _preflight(target, trust, options, workdir, scan_id)
+        if TlsVersion.TLS1_3 in options.versions and TlsVersion.TLS1_3 not in versions:
+            notes.append("the server did not complete a TLS 1.3 handshake: probes ran at TLS 1.2 only")
+        ctx = ForgeContext(
+            scan_id=scan_id, ca=trust.ca, client=trust.client,
+            advertised_ca_names=tuple(dict.fromkeys(issuers)),
+        )
+        the_plan = plan(probes, ctx, versions)
+        attempts: list[Attempt] = []
+        probe_started = time.perf_counter()
+        total = len(the_plan.planned)
+        host_header = target.sni or target.host
+        for n, item in enumerate(the_plan.planned):
+            if progress:
+                progress(item.attempt_id, n, total)
+            material = ClientMaterial(legacy_crypto=item.forged.legacy_crypto)
+            if item.forged.credential is not None:
+                cert, key = item.forged.credential.write(workdir, f"a{n}")
+                material = ClientMaterial(cert, key, item.forged.legacy_crypto)
+            path = f"{target.path_prefix}/{scan_id}/{item.probe.id}/{item.tag}"
+            user_agent = f"mtlsaudit/{__version__} ({scan_id}/{item.probe.id}/{item.tag})"
+            await _sleep_to_slot(options.slot)
+            started = dt.datetime.now(dt.UTC)
+            result = await connect(
+                target.host, target.port, sni=target.sni, version=item.version, material=material,
+                request=http_request(host_header, path, user_agent), timeout=options.timeout,
+            )
+            ended = dt.datetime.now(dt.UTC)
+            leaf = item.forged.credential.leaf if item.forged.credential else None
+            attempts.append(Attempt(
+                attempt_id=item.attempt_id, probe_id=item.probe.id, tls_version=item.version,
+                started_at=started, ended_at=ended, local_ip=result.local_ip,
+                local_port=result.local_port, negotiated_version=result.negotiated_version,
+                outcome=result.outcome, markers=markers_for(item.forged, path, user_agent),
+                expects_acceptance=item.forged.expects_acceptance,
+                expected_reasons=list(item.forged.reasons or item.probe.meta.reasons),
+                subject=leaf.subject.rfc4514_string() if leaf is not None else None,
+                note=item.forged.note,
+            ))
+            collector.poll()
+        probe_seconds = time.perf_counter() - probe_started
+        if progress:
+            progress("waiting for logs", total, total)
+        if sources:
+            last = attempts[-1].ended_at if attempts else dt.datetime.now(dt.UTC)
+            deadline = last + dt.timedelta(seconds=options.settle + options.late)
+            while dt.datetime.now(dt.UTC) < deadline:
+                collector.poll()
+                await asyncio.sleep(0.1)
+            collector.poll(final=True)
+        results, unattributed = correlate(
+            attempts, collector.records, have_sources=bool(sources),
+            settle=dt.timedelta(seconds=options.settle), target_port=target.port,
+            ignored=preflight,
+        )
+        if not sources:
+            notes.append("no log source given (--log): logging could not be judged, only enforcement")
+        elif not collector.records:
+            notes.append(
+                "the log sources received no lines at all during the scan: check that they are "
+                "this target's logs and that it logs at all"
+            )
+        return ScanFacts(
+            scan_id=scan_id, tool_version=__version__, target=target, started_at=started_at,
+            ended_at=dt.datetime.now(dt.UTC), probe_seconds=round(probe_seconds, 4),
+            sources=[s.name for s in sources], trust_material=trust.needs, tls_versions=versions,
+            attempts=results, skipped=the_plan.skipped, unattributed=unattributed, notes=notes,
+        )
+    finally:
+        collector.close()
+        shutil.rmtree(workdir, ignore_errors=True)
