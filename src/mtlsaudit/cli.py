@@ -65,8 +65,9 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _trust(ca_cert: Path | None, ca_key: Path | None, client_cert: Path | None,
-           client_key: Path | None) -> TrustMaterial:
+def _trust(
+    ca_cert: Path | None, ca_key: Path | None, client_cert: Path | None, client_key: Path | None
+) -> TrustMaterial:
     if (ca_cert is None) != (ca_key is None):
         raise UsageError("--ca-cert and --ca-key go together")
     if (client_cert is None) != (client_key is None):
@@ -78,8 +79,13 @@ def _trust(ca_cert: Path | None, ca_key: Path | None, client_cert: Path | None,
 
 def _progress_bar(console: Console) -> Progress:
     return Progress(
-        TextColumn("[bold]probing[/bold]"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True,
+        TextColumn("[bold]probing[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
 
 
@@ -97,23 +103,44 @@ ClientKey = Annotated[Path | None, typer.Option(help="Its private key.")]
 @app.command()
 def scan(
     target: Annotated[str, typer.Argument(help="HOST:PORT of the mTLS endpoint.")],
-    sni: Annotated[str | None, typer.Option(help="Server name to send (default: the host name; none for an IP).")] = None,
+    sni: Annotated[
+        str | None,
+        typer.Option(help="Server name to send (default: the host name; none for an IP)."),
+    ] = None,
     ca_cert: CaCert = None,
     ca_key: CaKey = None,
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
-    log: Annotated[list[str] | None, typer.Option(
-        "--log", help="Log source spec, repeatable: file:/var/log/nginx/error.log")] = None,
+    log: Annotated[
+        list[str] | None,
+        typer.Option("--log", help="Log source spec, repeatable: file:/var/log/nginx/error.log"),
+    ] = None,
     probes: Annotated[str, typer.Option(help="Glob(s) over probe ids, comma-separated.")] = "*",
     fmt: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.TEXT,
-    out: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout.")] = None,
-    fail_on: Annotated[Severity, typer.Option(help="Exit 1 if a finding is at least this severe.")] = Severity.HIGH,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the report here instead of stdout.")
+    ] = None,
+    fail_on: Annotated[
+        Severity, typer.Option(help="Exit 1 if a finding is at least this severe.")
+    ] = Severity.HIGH,
     name: Annotated[str | None, typer.Option(help="Name of the target in the report.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds for each network step.", min=0.1)] = 5.0,
-    settle: Annotated[float, typer.Option(help="Seconds a log line may lag and count as on time.", min=0)] = 1.0,
-    late: Annotated[float, typer.Option(help="Further seconds to wait for late lines.", min=0)] = 2.0,
-    slot: Annotated[float, typer.Option(help="Start each attempt on a fresh N-second slot (for logs with only coarse timestamps).", min=0)] = 0.0,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the attributed log lines.")] = False,
+    settle: Annotated[
+        float, typer.Option(help="Seconds a log line may lag and count as on time.", min=0)
+    ] = 1.0,
+    late: Annotated[
+        float, typer.Option(help="Further seconds to wait for late lines.", min=0)
+    ] = 2.0,
+    slot: Annotated[
+        float,
+        typer.Option(
+            help="Start each attempt on a fresh N-second slot (for logs with only coarse timestamps).",
+            min=0,
+        ),
+    ] = 0.0,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the attributed log lines.")
+    ] = False,
 ) -> None:
     """Scan one mTLS endpoint and judge its logs."""
     host, port = _parse_endpoint(target)
@@ -135,8 +162,15 @@ def scan(
         facts = asyncio.run(run_scan(tgt, trust, sources, options, progress))
     report = judge(facts)
     if _is_ip(host) and not report.target.sni:
-        report = report.model_copy(update={"notes": [*report.notes, "target is an IP and no --sni was given: "
-                                                       "a server with per-site client auth may answer from a default site"]})
+        report = report.model_copy(
+            update={
+                "notes": [
+                    *report.notes,
+                    "target is an IP and no --sni was given: "
+                    "a server with per-site client auth may answer from a default site",
+                ]
+            }
+        )
     if fmt is Format.JSON:
         text = render_json(report)
         if out:
@@ -157,7 +191,9 @@ def scan(
 @app.command()
 def demo(
     fmt: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.TEXT,
-    out: Annotated[Path, typer.Option(help="Directory for the demo's PKI, logs and JSON report.")] = Path("mtlsaudit-demo"),
+    out: Annotated[
+        Path, typer.Option(help="Directory for the demo's PKI, logs and JSON report.")
+    ] = Path("mtlsaudit-demo"),
 ) -> None:
     """Start two embedded mTLS targets (under-logging and hardened) and scan them side by side."""
     from mtlsaudit.demo import run_demo
@@ -193,9 +229,14 @@ def list_probes(
 ) -> None:
     """List the probe catalogue: what each sends, what it needs, how bad acceptance is."""
     rows = [
-        {"id": p.id, "family": p.meta.family, "title": p.meta.title,
-         "needs": [sorted(n.value for n in alt) for alt in p.meta.needs],
-         "severity_if_accepted": p.meta.severity.value, "cwe": list(p.meta.cwe)}
+        {
+            "id": p.id,
+            "family": p.meta.family,
+            "title": p.meta.title,
+            "needs": [sorted(n.value for n in alt) for alt in p.meta.needs],
+            "severity_if_accepted": p.meta.severity.value,
+            "cwe": list(p.meta.cwe),
+        }
         for p in catalogue()
     ]
     if as_json:
@@ -204,9 +245,9 @@ def list_probes(
     table = Table(title=f"mtlsaudit {__version__} probe catalogue")
     for col in ("id", "needs", "if accepted", "secure state"):
         table.add_column(col, no_wrap=col != "secure state")
-    for r in rows:
-        needs = " or ".join("+".join(alt) or "-" for alt in r["needs"])  # type: ignore[attr-defined]
-        table.add_row(str(r["id"]), needs, str(r["severity_if_accepted"]), str(r["title"]))
+    for p in catalogue():
+        needs = " or ".join("+".join(sorted(n.value for n in alt)) or "-" for alt in p.meta.needs)
+        table.add_row(p.id, needs, p.meta.severity.value, p.meta.title)
     Console().print(table)
 
 
@@ -241,17 +282,30 @@ def forge(
     manifest = []
     for item in the_plan.planned:
         stem = item.attempt_id.replace("@t13", "").replace("@t13-", "-")
-        entry: dict[str, object] = {"probe_id": item.probe.id, "label": item.forged.label,
-                                    "note": item.forged.note}
+        entry: dict[str, object] = {
+            "probe_id": item.probe.id,
+            "label": item.forged.label,
+            "note": item.forged.note,
+        }
         if item.forged.credential is not None:
             cert, key = item.forged.credential.write(out, stem)
-            entry.update(cert=cert.name, key=key.name,
-                         subject=item.forged.credential.leaf.subject.rfc4514_string())
+            entry.update(
+                cert=cert.name,
+                key=key.name,
+                subject=item.forged.credential.leaf.subject.rfc4514_string(),
+            )
         manifest.append(entry)
-    (out / "manifest.json").write_text(json.dumps(
-        {"skipped": [s.model_dump() for s in the_plan.skipped], "credentials": manifest}, indent=2) + "\n")
-    Console().print(f"wrote {sum(1 for m in manifest if 'cert' in m)} credentials to {out} "
-                    f"(keys mode 0600); see {out / 'manifest.json'}")
+    (out / "manifest.json").write_text(
+        json.dumps(
+            {"skipped": [s.model_dump() for s in the_plan.skipped], "credentials": manifest},
+            indent=2,
+        )
+        + "\n"
+    )
+    Console().print(
+        f"wrote {sum(1 for m in manifest if 'cert' in m)} credentials to {out} "
+        f"(keys mode 0600); see {out / 'manifest.json'}"
+    )
     for s in the_plan.skipped:
         err.print(f"not forged: {s.probe_id}: {s.reason}")
 

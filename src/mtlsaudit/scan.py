@@ -31,7 +31,6 @@ from mtlsaudit.models import (
     Attempt,
     Markers,
     Need,
-    Outcome,
     OutcomeKind,
     ScanFacts,
     SkippedProbe,
@@ -123,7 +122,7 @@ def markers_for(forged: Forged, path: str, user_agent: str) -> Markers:
         serials_hex=[format(c.serial_number, "X") for c in certs],
         serials_dec=[str(c.serial_number) for c in certs],
         sha256=[_hex(c.fingerprint(hashes.SHA256())) for c in certs],
-        sha1=[_hex(c.fingerprint(hashes.SHA1())) for c in certs],  # noqa: S303 - a marker, not security
+        sha1=[_hex(c.fingerprint(hashes.SHA1())) for c in certs],
         common_names=list(dict.fromkeys(cns)),
         http_path=path,
         user_agent=user_agent,
@@ -144,7 +143,9 @@ def plan(probes: list[Probe], ctx: ForgeContext, versions: list[TlsVersion]) -> 
                 tag = _TAGS[version]
                 for forged in probe.recipe(ctx, tag):
                     suffix = f"-{forged.label}" if forged.label else ""
-                    out.planned.append(_Planned(probe, version, forged, f"{probe.id}@{tag}{suffix}", tag + suffix))
+                    out.planned.append(
+                        _Planned(probe, version, forged, f"{probe.id}@{tag}{suffix}", tag + suffix)
+                    )
         except NotImplementedError as exc:
             out.skipped.append(SkippedProbe(probe_id=probe.id, reason=str(exc)))
     return out
@@ -175,15 +176,27 @@ async def _preflight(
         path = f"{target.path_prefix}/{scan_id}/preflight/{_TAGS[version]}"
         started = dt.datetime.now(dt.UTC)
         result = await connect(
-            target.host, target.port, sni=target.sni, version=version, material=material,
-            request=http_request(host, path, f"mtlsaudit/{__version__}"), timeout=options.timeout,
+            target.host,
+            target.port,
+            sni=target.sni,
+            version=version,
+            material=material,
+            request=http_request(host, path, f"mtlsaudit/{__version__}"),
+            timeout=options.timeout,
         )
-        own.append(Attempt(
-            attempt_id=f"preflight@{_TAGS[version]}", probe_id="preflight", tls_version=version,
-            started_at=started, ended_at=dt.datetime.now(dt.UTC), local_ip=result.local_ip,
-            local_port=result.local_port, outcome=result.outcome,
-            markers=Markers(http_path=path),
-        ))
+        own.append(
+            Attempt(
+                attempt_id=f"preflight@{_TAGS[version]}",
+                probe_id="preflight",
+                tls_version=version,
+                started_at=started,
+                ended_at=dt.datetime.now(dt.UTC),
+                local_ip=result.local_ip,
+                local_port=result.local_port,
+                outcome=result.outcome,
+                markers=Markers(http_path=path),
+            )
+        )
         if result.outcome.kind is OutcomeKind.ERROR and (result.outcome.reason or "").startswith(
             ("connect", "resolve")
         ):
@@ -228,9 +241,13 @@ async def run_scan(
         collector.start()
         versions, preflight, issuers = await _preflight(target, trust, options, workdir, scan_id)
         if TlsVersion.TLS1_3 in options.versions and TlsVersion.TLS1_3 not in versions:
-            notes.append("the server did not complete a TLS 1.3 handshake: probes ran at TLS 1.2 only")
+            notes.append(
+                "the server did not complete a TLS 1.3 handshake: probes ran at TLS 1.2 only"
+            )
         ctx = ForgeContext(
-            scan_id=scan_id, ca=trust.ca, client=trust.client,
+            scan_id=scan_id,
+            ca=trust.ca,
+            client=trust.client,
             advertised_ca_names=tuple(dict.fromkeys(issuers)),
         )
         the_plan = plan(probes, ctx, versions)
@@ -250,21 +267,34 @@ async def run_scan(
             await _sleep_to_slot(options.slot)
             started = dt.datetime.now(dt.UTC)
             result = await connect(
-                target.host, target.port, sni=target.sni, version=item.version, material=material,
-                request=http_request(host_header, path, user_agent), timeout=options.timeout,
+                target.host,
+                target.port,
+                sni=target.sni,
+                version=item.version,
+                material=material,
+                request=http_request(host_header, path, user_agent),
+                timeout=options.timeout,
             )
             ended = dt.datetime.now(dt.UTC)
             leaf = item.forged.credential.leaf if item.forged.credential else None
-            attempts.append(Attempt(
-                attempt_id=item.attempt_id, probe_id=item.probe.id, tls_version=item.version,
-                started_at=started, ended_at=ended, local_ip=result.local_ip,
-                local_port=result.local_port, negotiated_version=result.negotiated_version,
-                outcome=result.outcome, markers=markers_for(item.forged, path, user_agent),
-                expects_acceptance=item.forged.expects_acceptance,
-                expected_reasons=list(item.forged.reasons or item.probe.meta.reasons),
-                subject=leaf.subject.rfc4514_string() if leaf is not None else None,
-                note=item.forged.note,
-            ))
+            attempts.append(
+                Attempt(
+                    attempt_id=item.attempt_id,
+                    probe_id=item.probe.id,
+                    tls_version=item.version,
+                    started_at=started,
+                    ended_at=ended,
+                    local_ip=result.local_ip,
+                    local_port=result.local_port,
+                    negotiated_version=result.negotiated_version,
+                    outcome=result.outcome,
+                    markers=markers_for(item.forged, path, user_agent),
+                    expects_acceptance=item.forged.expects_acceptance,
+                    expected_reasons=list(item.forged.reasons or item.probe.meta.reasons),
+                    subject=leaf.subject.rfc4514_string() if leaf is not None else None,
+                    note=item.forged.note,
+                )
+            )
             collector.poll()
         probe_seconds = time.perf_counter() - probe_started
         if progress:
@@ -277,22 +307,36 @@ async def run_scan(
                 await asyncio.sleep(0.1)
             collector.poll(final=True)
         results, unattributed = correlate(
-            attempts, collector.records, have_sources=bool(sources),
-            settle=dt.timedelta(seconds=options.settle), target_port=target.port,
+            attempts,
+            collector.records,
+            have_sources=bool(sources),
+            settle=dt.timedelta(seconds=options.settle),
+            target_port=target.port,
             ignored=preflight,
         )
         if not sources:
-            notes.append("no log source given (--log): logging could not be judged, only enforcement")
+            notes.append(
+                "no log source given (--log): logging could not be judged, only enforcement"
+            )
         elif not collector.records:
             notes.append(
                 "the log sources received no lines at all during the scan: check that they are "
                 "this target's logs and that it logs at all"
             )
         return ScanFacts(
-            scan_id=scan_id, tool_version=__version__, target=target, started_at=started_at,
-            ended_at=dt.datetime.now(dt.UTC), probe_seconds=round(probe_seconds, 4),
-            sources=[s.name for s in sources], trust_material=trust.needs, tls_versions=versions,
-            attempts=results, skipped=the_plan.skipped, unattributed=unattributed, notes=notes,
+            scan_id=scan_id,
+            tool_version=__version__,
+            target=target,
+            started_at=started_at,
+            ended_at=dt.datetime.now(dt.UTC),
+            probe_seconds=round(probe_seconds, 4),
+            sources=[s.name for s in sources],
+            trust_material=trust.needs,
+            tls_versions=versions,
+            attempts=results,
+            skipped=the_plan.skipped,
+            unattributed=unattributed,
+            notes=notes,
         )
     finally:
         collector.close()

@@ -40,12 +40,12 @@ def marker_tokens(markers: Markers) -> list[tuple[str, str]]:
     for hexs in markers.serials_hex:
         out.append((hexs, "serial"))
         padded = hexs if len(hexs) % 2 == 0 else "0" + hexs
-        out.append((":".join(padded[i:i + 2] for i in range(0, len(padded), 2)), "serial"))
+        out.append((":".join(padded[i : i + 2] for i in range(0, len(padded), 2)), "serial"))
     out += [(d, "serial") for d in markers.serials_dec]
     for kind, values in (("sha256", markers.sha256), ("sha1", markers.sha1)):
         for h in values:
             out.append((h, kind))
-            out.append((":".join(h[i:i + 2] for i in range(0, len(h), 2)), kind))
+            out.append((":".join(h[i : i + 2] for i in range(0, len(h), 2)), kind))
     out += [(cn, "subject") for cn in markers.common_names]
     if markers.http_path:
         # The path's last three segments also appear inside the User-Agent marker.
@@ -74,7 +74,8 @@ class _TokenIndex:
         tokens = sorted(self.owners, key=len, reverse=True)
         self.regex = (
             re.compile("|".join(re.escape(t) for t in tokens) + r"", re.IGNORECASE)
-            if tokens else None
+            if tokens
+            else None
         )
 
     def hits(self, text: str) -> list[_Hit]:
@@ -170,16 +171,30 @@ def correlate(
     matched: dict[int, list[EvidenceRecord]] = defaultdict(list)
     leftovers: list[tuple[LogRecord, F.ParsedLine]] = []
 
-    def attach(i: int, rec: LogRecord, parsed: F.ParsedLine, kind: MatchKind, marker: str | None,
-               hits: list[_Hit]) -> None:
+    def attach(
+        i: int,
+        rec: LogRecord,
+        parsed: F.ParsedLine,
+        kind: MatchKind,
+        marker: str | None,
+        hits: list[_Hit],
+    ) -> None:
         if i >= len(attempts):
             return  # the scanner's own preflight connection
         attempt = attempts[i]
         late = rec.seen_at > attempt.ended_at + settle
-        matched[i].append(EvidenceRecord(
-            source=rec.source, line=rec.line, match=kind, marker=marker, late=late,
-            fields=grade(rec, parsed, attempt, [h for h in hits if h.attempt == i], target_port),
-        ))
+        matched[i].append(
+            EvidenceRecord(
+                source=rec.source,
+                line=rec.line,
+                match=kind,
+                marker=marker,
+                late=late,
+                fields=grade(
+                    rec, parsed, attempt, [h for h in hits if h.attempt == i], target_port
+                ),
+            )
+        )
 
     for rec in records:
         parsed = F.parse_line(rec.line)
@@ -196,10 +211,21 @@ def correlate(
                 marker = sorted(by_attempt[i], key=len)[0]
                 attach(i, rec, parsed, MatchKind.EXACT, marker, hits)
             continue
-        eps = [endpoints[(ip, port)] for ip, port in F.find_endpoints(parsed) if (ip, port) in endpoints]
+        eps = [
+            endpoints[(ip, port)]
+            for ip, port in F.find_endpoints(parsed)
+            if (ip, port) in endpoints
+        ]
         if eps:
             for i in sorted(set(eps)):
-                attach(i, rec, parsed, MatchKind.ENDPOINT, f"{everything[i].local_ip}:{everything[i].local_port}", [])
+                attach(
+                    i,
+                    rec,
+                    parsed,
+                    MatchKind.ENDPOINT,
+                    f"{everything[i].local_ip}:{everything[i].local_port}",
+                    [],
+                )
             continue
         leftovers.append((rec, parsed))
 
@@ -215,20 +241,30 @@ def correlate(
         elif len(candidates) == 1:
             slotted[candidates[0]].append((rec, parsed))
         else:
-            unattributed.append(EvidenceRecord(
-                source=rec.source, line=rec.line, match=None, marker=None,
-                fields=grade(rec, parsed, None, [], target_port),
-            ))
+            unattributed.append(
+                EvidenceRecord(
+                    source=rec.source,
+                    line=rec.line,
+                    match=None,
+                    marker=None,
+                    fields=grade(rec, parsed, None, [], target_port),
+                )
+            )
     for i, lines in slotted.items():
         if len(lines) == 1 and not matched.get(i):
             rec, parsed = lines[0]
             attach(i, rec, parsed, MatchKind.TIME, None, [])
         else:
             for rec, parsed in lines:
-                unattributed.append(EvidenceRecord(
-                    source=rec.source, line=rec.line, match=None, marker=None,
-                    fields=grade(rec, parsed, None, [], target_port),
-                ))
+                unattributed.append(
+                    EvidenceRecord(
+                        source=rec.source,
+                        line=rec.line,
+                        match=None,
+                        marker=None,
+                        fields=grade(rec, parsed, None, [], target_port),
+                    )
+                )
 
     results = []
     for i, attempt in enumerate(attempts):
@@ -241,7 +277,7 @@ def correlate(
             status = EvidenceStatus.LOGGED_LATE
         else:
             status = EvidenceStatus.LOGGED
-        results.append(AttemptResult(
-            **attempt.model_dump(), evidence=Evidence(status=status, records=recs)
-        ))
+        results.append(
+            AttemptResult(**attempt.model_dump(), evidence=Evidence(status=status, records=recs))
+        )
     return results, unattributed

@@ -14,14 +14,36 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
 
 #: syslog severities (RFC 5424): lower is more severe; a failure must be <= 4 (warning).
 SYSLOG_LEVELS = {
-    "emerg": 0, "emergency": 0, "panic": 0, "fatal": 1, "alert": 1, "crit": 2, "critical": 2,
-    "err": 3, "error": 3, "eror": 3, "warn": 4, "warning": 4, "wrn": 4, "notice": 5,
-    "info": 6, "information": 6, "informational": 6, "inf": 6, "debug": 7, "dbg": 7, "trace": 7,
+    "emerg": 0,
+    "emergency": 0,
+    "panic": 0,
+    "fatal": 1,
+    "alert": 1,
+    "crit": 2,
+    "critical": 2,
+    "err": 3,
+    "error": 3,
+    "eror": 3,
+    "warn": 4,
+    "warning": 4,
+    "wrn": 4,
+    "notice": 5,
+    "info": 6,
+    "information": 6,
+    "informational": 6,
+    "inf": 6,
+    "debug": 7,
+    "dbg": 7,
+    "trace": 7,
 }
 WARN = 4
 
@@ -68,7 +90,7 @@ def parse_line(text: str) -> ParsedLine:
     m = _JSON_START.search(text)
     if m and text.rstrip().endswith("}"):
         try:
-            obj = json.loads(text[m.start():])
+            obj = json.loads(text[m.start() :])
         except ValueError:
             obj = None
         if isinstance(obj, dict):
@@ -94,7 +116,9 @@ _SYSLOG = re.compile(r"\b(\w{3}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\b")
 _TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "t", "datetime", "date", "asctime")
 
 
-def _mk(y: int, mo: int, d: int, h: int, mi: int, s: int, frac: str | None, zone: str | None) -> tuple[dt.datetime, float, bool]:
+def _mk(
+    y: int, mo: int, d: int, h: int, mi: int, s: int, frac: str | None, zone: str | None
+) -> tuple[dt.datetime, float, bool]:
     micro = int((frac or "0")[:6].ljust(6, "0"))
     resolution = 10.0 ** -len(frac) if frac else 1.0
     if zone:
@@ -123,7 +147,9 @@ def _from_epoch(value: str) -> Stamp | None:
     if not 1e9 < num < 5e9:
         return None
     frac = value.partition(".")[2]
-    return Stamp(dt.datetime.fromtimestamp(num, dt.UTC), 10.0 ** -len(frac) if frac else 1.0, True, value)
+    return Stamp(
+        dt.datetime.fromtimestamp(num, dt.UTC), 10.0 ** -len(frac) if frac else 1.0, True, value
+    )
 
 
 def parse_timestamp(parsed: ParsedLine) -> Stamp | None:
@@ -146,13 +172,29 @@ def _parse_text_time(text: str) -> Stamp | None:
             return Stamp(at, res, zone, m.group(0))
         m = _CLF.search(text)
         if m and m.group(2).lower() in _MONTHS:
-            at, res, zone = _mk(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)),
-                                int(m.group(4)), int(m.group(5)), int(m.group(6)), m.group(7), m.group(8))
+            at, res, zone = _mk(
+                int(m.group(3)),
+                _MONTHS[m.group(2).lower()],
+                int(m.group(1)),
+                int(m.group(4)),
+                int(m.group(5)),
+                int(m.group(6)),
+                m.group(7),
+                m.group(8),
+            )
             return Stamp(at, res, zone, m.group(0))
         m = _APACHE.search(text)
         if m and m.group(1).lower() in _MONTHS:
-            at, res, zone = _mk(int(m.group(7)), _MONTHS[m.group(1).lower()], int(m.group(2)),
-                                int(m.group(3)), int(m.group(4)), int(m.group(5)), m.group(6), None)
+            at, res, zone = _mk(
+                int(m.group(7)),
+                _MONTHS[m.group(1).lower()],
+                int(m.group(2)),
+                int(m.group(3)),
+                int(m.group(4)),
+                int(m.group(5)),
+                m.group(6),
+                None,
+            )
             return Stamp(at, res, zone, m.group(0))
         m = _SLASHED.search(text)
         if m:
@@ -163,8 +205,16 @@ def _parse_text_time(text: str) -> Stamp | None:
         if m and m.group(1).lower() in _MONTHS:
             # RFC 3164 stamps carry no year: assume the current one.
             year = dt.datetime.now().year
-            at, res, zone = _mk(year, _MONTHS[m.group(1).lower()], int(m.group(2)),
-                                int(m.group(3)), int(m.group(4)), int(m.group(5)), None, None)
+            at, res, zone = _mk(
+                year,
+                _MONTHS[m.group(1).lower()],
+                int(m.group(2)),
+                int(m.group(3)),
+                int(m.group(4)),
+                int(m.group(5)),
+                None,
+                None,
+            )
             return Stamp(at, res, zone, m.group(0))
     except ValueError:
         return None
@@ -173,10 +223,23 @@ def _parse_text_time(text: str) -> Stamp | None:
 
 # --- levels ---------------------------------------------------------------------------------
 
-_LEVEL_KEYS = ("log.level", "level", "severity", "levelname", "log_level", "loglevel", "lvl",
-               "severity_text", "severitytext")
-_BRACKET_LEVEL = re.compile(r"\[(?:[\w-]+:)?(emerg|alert|crit|error|warn|warning|notice|info|debug)\]", re.I)
-_WORD_LEVEL = re.compile(r"(?<![\w-])(FATAL|CRITICAL|ERROR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)(?![\w-])")
+_LEVEL_KEYS = (
+    "log.level",
+    "level",
+    "severity",
+    "levelname",
+    "log_level",
+    "loglevel",
+    "lvl",
+    "severity_text",
+    "severitytext",
+)
+_BRACKET_LEVEL = re.compile(
+    r"\[(?:[\w-]+:)?(emerg|alert|crit|error|warn|warning|notice|info|debug)\]", re.I
+)
+_WORD_LEVEL = re.compile(
+    r"(?<![\w-])(FATAL|CRITICAL|ERROR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)(?![\w-])"
+)
 _STUNNEL = re.compile(r"\bLOG([0-7])\[")
 
 
@@ -229,8 +292,21 @@ def _otel_to_syslog(n: int) -> int:
 _IPV4_PORT = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})(?![\d])")
 _IPV6_PORT = re.compile(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})")
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
-_IP_KEYS = ("source.ip", "source.address", "client.ip", "client.address", "remote_ip", "remote_addr",
-            "remoteaddr", "client_ip", "clientip", "peer", "remote", "src_ip", "ip")
+_IP_KEYS = (
+    "source.ip",
+    "source.address",
+    "client.ip",
+    "client.address",
+    "remote_ip",
+    "remote_addr",
+    "remoteaddr",
+    "client_ip",
+    "clientip",
+    "peer",
+    "remote",
+    "src_ip",
+    "ip",
+)
 _PORT_KEYS = ("source.port", "client.port", "remote_port", "remoteport", "client_port", "src_port")
 
 

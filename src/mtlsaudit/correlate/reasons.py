@@ -80,6 +80,7 @@ DEFECT_REASONS: dict[str, tuple[str, ...]] = {
     ),
     "purpose": (
         r"unsupported certificate purpose",
+        r"unsuitable certificate purpose",
         r"invalid purpose",
         r"INVALID_PURPOSE",
         r"incompatible key usage",
@@ -125,6 +126,17 @@ GENERIC_FAILURE: tuple[str, ...] = (
 )
 
 
+#: The scanner's own markers (request path, User-Agent, CNs) name the probe, e.g.
+#: "chain.self-signed"; they must not be read as the server stating a reason.
+_OWN_UA = re.compile(r"mtlsaudit/[\w.+-]+ \([^)]*\)", re.IGNORECASE)
+_OWN_TOKENS = re.compile(r"[^\s\"'=,;]*mtlsaudit[-/][^\s\"',;\]]*", re.IGNORECASE)
+
+
+def scrub(text: str) -> str:
+    """``text`` without the scanner's own markers."""
+    return _OWN_TOKENS.sub(" ", _OWN_UA.sub(" ", text))
+
+
 @cache
 def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
@@ -132,11 +144,13 @@ def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
 
 def defect_classes_in(text: str) -> set[str]:
     """Every defect class whose wording appears in ``text``."""
+    text = scrub(text)
     return {cls for cls, pats in DEFECT_REASONS.items() if _compiled(pats).search(text)}
 
 
 def reason_text(text: str) -> str | None:
     """The first reason-like phrase in ``text`` (for display), if any."""
+    text = scrub(text)
     for pats in (*DEFECT_REASONS.values(), GENERIC_FAILURE):
         m = _compiled(pats).search(text)
         if m:
@@ -150,6 +164,7 @@ def grade_reason(text: str, expected: tuple[str, ...]) -> ReasonQuality:
     ``expected`` empty means the attempt should have succeeded: any defect wording there
     is reported as GENERIC (a reason exists), never as contradicting.
     """
+    text = scrub(text)
     found = defect_classes_in(text)
     if expected and found & set(expected):
         return ReasonQuality.SPECIFIC

@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 
 from mtlsaudit.collect.file import FileSource
+from mtlsaudit.demo.targets import DemoPki, HardenedTarget, UnderLoggingTarget
 from mtlsaudit.judge import judge
 from mtlsaudit.models import ScanReport, Target
 from mtlsaudit.scan import Progress, ScanOptions, TrustMaterial, run_scan
-from mtlsaudit.demo.targets import DemoPki, HardenedTarget, UnderLoggingTarget
 
 
 async def run_demo(
@@ -25,7 +25,9 @@ async def run_demo(
         scans = [
             run_scan(
                 Target(name=t.name, host="127.0.0.1", port=t.port, sni="localhost"),
-                trust, [FileSource(f"file:{t.log_path}")], options,
+                trust,
+                [FileSource(f"file:{t.log_path}")],
+                options,
                 progress if t is under else None,
             )
             for t in (under, hardened)

@@ -12,6 +12,7 @@ Both enforce client authentication the same way; only their logging differs:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import select
@@ -51,7 +52,8 @@ class DemoPki:
         directory.mkdir(parents=True, exist_ok=True)
         ca = CA.new("mtlsaudit Demo Root CA")
         server = ca.issue(
-            name("localhost"), eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
+            name("localhost"),
+            eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
         )
         # SAN for localhost / 127.0.0.1 is not needed: the scanner does not verify servers.
         client = ca.issue(name("demo-client-alice"))
@@ -80,7 +82,7 @@ def _read_head(read: Callable[[int], bytes]) -> bytes:
 def _request_line(head: bytes) -> tuple[str, str, str]:
     first = head.split(b"\r\n", 1)[0].decode("latin-1")
     parts = first.split(" ")
-    method, path, proto = (parts + ["", "", ""])[:3]
+    method, path, proto = [*parts, "", "", ""][:3]
     ua = ""
     for line in head.split(b"\r\n")[1:]:
         if line.lower().startswith(b"user-agent:"):
@@ -125,7 +127,7 @@ class _Target:
     def _guarded(self, conn: socket.socket, addr: tuple[str, int]) -> None:
         try:
             self.handle(conn, addr)
-        except Exception:  # noqa: BLE001 - a demo server must survive any client
+        except Exception:
             pass
         finally:
             conn.close()
@@ -197,8 +199,11 @@ class HardenedTarget(_Target):
             "@timestamp": _now(),
             "log": {"level": level},
             "service": {"name": "mtlsaudit-demo-hardened"},
-            "event": {"kind": "event", "category": ["authentication", "network"],
-                      "outcome": outcome},
+            "event": {
+                "kind": "event",
+                "category": ["authentication", "network"],
+                "outcome": outcome,
+            },
             "source": {"ip": addr[0], "port": addr[1]},
         }
         for key, value in extra.items():
@@ -238,11 +243,20 @@ class HardenedTarget(_Target):
             errnum, depth = seen.get("error", (None, None))
             reason = _verify_text(errnum) if errnum is not None else _ssl_reason(exc)
             self._event(
-                "warn", "failure", addr,
-                event={"action": "tls-client-certificate-rejected", "type": ["connection", "denied"],
-                       "reason": reason, "code": str(errnum) if errnum is not None else None},
-                tls={"established": False, "client": self._identity(leaf),
-                     "version": tls.get_protocol_version_name()},
+                "warn",
+                "failure",
+                addr,
+                event={
+                    "action": "tls-client-certificate-rejected",
+                    "type": ["connection", "denied"],
+                    "reason": reason,
+                    "code": str(errnum) if errnum is not None else None,
+                },
+                tls={
+                    "established": False,
+                    "client": self._identity(leaf),
+                    "version": tls.get_protocol_version_name(),
+                },
                 error={"message": _ssl_reason(exc), "depth": depth},
             )
             return
@@ -250,19 +264,23 @@ class HardenedTarget(_Target):
         cert = peer.to_cryptography() if peer is not None else None
         read = _recv_or_empty(tls)
         head = _read_head(lambda n: bytes(_pump(lambda: read(n), conn, deadline)))
-        request, path, ua = _request_line(head)
+        _, path, ua = _request_line(head)
         _pump(lambda: tls.sendall(_RESPONSE), conn, deadline)
         self._event(
-            "info", "success", addr,
+            "info",
+            "success",
+            addr,
             event={"action": "tls-client-certificate-accepted", "type": ["connection", "allowed"]},
-            tls={"established": True, "version": tls.get_protocol_version_name(),
-                 "client": self._identity(cert)},
-            url={"path": path}, user_agent={"original": ua},
+            tls={
+                "established": True,
+                "version": tls.get_protocol_version_name(),
+                "client": self._identity(cert),
+            },
+            url={"path": path},
+            user_agent={"original": ua},
         )
-        try:
+        with contextlib.suppress(SSL.Error):
             tls.shutdown()
-        except SSL.Error:
-            pass
 
 
 def _recv_or_empty(tls: SSL.Connection) -> Callable[[int], bytes]:
@@ -278,6 +296,7 @@ def _recv_or_empty(tls: SSL.Connection) -> Callable[[int], bytes]:
 def _pump(step: Callable[[], Any], sock: socket.socket, deadline: float) -> Any:
     """Run a pyOpenSSL step on a non-blocking socket until it completes or time runs out."""
     while True:
+        wait: tuple[list[socket.socket], list[socket.socket]]
         try:
             return step()
         except SSL.WantReadError:
@@ -301,4 +320,3 @@ def _ssl_reason(exc: BaseException) -> str:
     if isinstance(exc, SSL.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
         return "; ".join(str(part[-1]) for part in exc.args[0])
     return str(exc) or type(exc).__name__
-

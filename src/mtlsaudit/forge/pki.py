@@ -92,6 +92,7 @@ def build_certificate(
     eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.CLIENT_AUTH,),
     hash_alg: HashAlg | str = "default",
     serial: int | None = None,
+    cert_sign: bool | None = None,
 ) -> x509.Certificate:
     """Sign one certificate. Every argument is explicit so recipes can change one thing.
 
@@ -108,6 +109,7 @@ def build_certificate(
         eku: extended key usages; ``None`` leaves the extension out.
         hash_alg: signature hash; ``"default"`` picks SHA-256 (or none for EdDSA).
         serial: serial number; random (and so unique) by default.
+        cert_sign: keyUsage keyCertSign/cRLSign; defaults to ``ca``.
     """
     now = utcnow()
     builder = (
@@ -124,7 +126,9 @@ def build_certificate(
         )
     )
     if ca_constraint or ca:
-        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=ca, path_length=None), critical=True
+        )
     builder = builder.add_extension(
         x509.KeyUsage(
             digital_signature=True,
@@ -132,8 +136,8 @@ def build_certificate(
             key_encipherment=not ca and not isinstance(public_key, ec.EllipticCurvePublicKey),
             data_encipherment=False,
             key_agreement=False,
-            key_cert_sign=ca,
-            crl_sign=ca,
+            key_cert_sign=ca if cert_sign is None else cert_sign,
+            crl_sign=ca if cert_sign is None else cert_sign,
             encipher_only=False,
             decipher_only=False,
         ),
@@ -211,8 +215,12 @@ class CA:
         return Credential(chain=[cert], key=key)
 
     def intermediate(self, common_name: str, *, is_ca: bool = True) -> CA:
-        """A sub-CA signed by this CA; ``is_ca=False`` leaves out the CA flag (a defect)."""
-        child = self.issue(name(common_name), ca=is_ca, ca_constraint=is_ca, eku=None)
+        """A sub-CA signed by this CA.
+
+        ``is_ca=False`` makes exactly one defect: basicConstraints CA:FALSE while keyUsage
+        still allows certificate signing (OpenSSL: 24 "invalid CA certificate").
+        """
+        child = self.issue(name(common_name), ca=is_ca, eku=None, cert_sign=True)
         return CA(child.leaf, child.key)
 
 
@@ -320,7 +328,7 @@ def _der_items(seq: bytes) -> list[bytes]:
         b = seq[offset + 1]
         if b & 0x80:
             nlen = b & 0x7F
-            length = int.from_bytes(seq[offset + 2: offset + 2 + nlen], "big")
+            length = int.from_bytes(seq[offset + 2 : offset + 2 + nlen], "big")
             offset += 2 + nlen + length
         else:
             offset += 2 + b
@@ -345,9 +353,9 @@ def resign_sha1(cert: x509.Certificate, issuer_key: PrivateKey) -> x509.Certific
     items[2] = _SHA1_ALG[kind]  # [0] version, serial, *signature*, issuer, ...
     tbs = _der_seq(items)
     if isinstance(issuer_key, rsa.RSAPrivateKey):
-        sig = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - the defect
+        sig = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
     else:
-        sig = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA1()))  # noqa: S303 - the defect
+        sig = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA1()))
     bitstring = b"\x03" + _der_len(len(sig) + 1) + b"\x00" + sig
     return x509.load_der_x509_certificate(_der_seq([tbs, _SHA1_ALG[kind], bitstring]))
 

@@ -42,12 +42,26 @@ def _probe_meta(probe_id: str) -> object:
 
 
 def _finding(
-    facts: ScanFacts, rule_id: str, severity: Severity, cwe: list[int], title: str, detail: str,
-    attempt: AttemptResult | None = None, remediation: str | None = None,
+    facts: ScanFacts,
+    rule_id: str,
+    severity: Severity,
+    cwe: list[int],
+    title: str,
+    detail: str,
+    attempt: AttemptResult | None = None,
+    remediation: str | None = None,
 ) -> Finding:
     t = facts.target
-    key = "|".join([rule_id, t.host, str(t.port), t.sni or "",
-                    attempt.probe_id if attempt else "", attempt.attempt_id if attempt else ""])
+    key = "|".join(
+        [
+            rule_id,
+            t.host,
+            str(t.port),
+            t.sni or "",
+            attempt.probe_id if attempt else "",
+            attempt.attempt_id if attempt else "",
+        ]
+    )
     return Finding(
         finding_id=hashlib.sha256(key.encode()).hexdigest()[:16],
         rule_id=rule_id,
@@ -85,10 +99,14 @@ def invalid_accepted(facts: ScanFacts) -> Iterator[Finding]:
             rem = PROBE_REMEDIATION.get(getattr(meta, "remediation", ""), "")
             title = getattr(meta, "title", a.probe_id)
             yield _finding(
-                facts, "MTLS-E001", severity, cwe,
+                facts,
+                "MTLS-E001",
+                severity,
+                cwe,
                 f"Accepted: {a.probe_id} ({a.tls_version.value})",
                 f"Expected: {title}. The server answered {a.outcome} to {a.subject or 'no certificate'}.",
-                a, rem,
+                a,
+                rem,
             )
 
 
@@ -98,9 +116,13 @@ def rejection_not_logged(facts: ScanFacts) -> Iterator[Finding]:
     for a in facts.attempts:
         if _rejected(a) and a.evidence.status is EvidenceStatus.NOT_LOGGED:
             yield _finding(
-                facts, "MTLS-L001", Severity.HIGH, [778],
+                facts,
+                "MTLS-L001",
+                Severity.HIGH,
+                [778],
                 f"Rejection not logged: {a.probe_id} ({a.tls_version.value})",
-                f"The server rejected the attempt ({a.outcome}) but no source recorded it.", a,
+                f"The server rejected the attempt ({a.outcome}) but no source recorded it.",
+                a,
             )
 
 
@@ -108,13 +130,19 @@ def rejection_not_logged(facts: ScanFacts) -> Iterator[Finding]:
 def success_not_logged(facts: ScanFacts) -> Iterator[Finding]:
     """MTLS-L002: a successful mTLS authentication left no log record."""
     for a in facts.attempts:
-        if a.expects_acceptance and a.outcome.kind is OutcomeKind.ACCEPTED and (
-            a.evidence.status is EvidenceStatus.NOT_LOGGED
+        if (
+            a.expects_acceptance
+            and a.outcome.kind is OutcomeKind.ACCEPTED
+            and (a.evidence.status is EvidenceStatus.NOT_LOGGED)
         ):
             yield _finding(
-                facts, "MTLS-L002", Severity.MEDIUM, [778],
+                facts,
+                "MTLS-L002",
+                Severity.MEDIUM,
+                [778],
                 f"Successful authentication not logged: {a.probe_id} ({a.tls_version.value})",
-                "A valid client certificate was accepted and no source recorded the connection.", a,
+                "A valid client certificate was accepted and no source recorded the connection.",
+                a,
             )
 
 
@@ -132,15 +160,23 @@ def no_identity(facts: ScanFacts) -> Iterator[Finding]:
             continue
         if not _has_identity(a):
             yield _finding(
-                facts, "MTLS-L003", Severity.MEDIUM, [223],
+                facts,
+                "MTLS-L003",
+                Severity.MEDIUM,
+                [223],
                 f"Logged without client identity: {a.probe_id} ({a.tls_version.value})",
                 f"{len(a.evidence.records)} record(s) found, none with the certificate's subject, "
-                "serial or fingerprint.", a,
+                "serial or fingerprint.",
+                a,
             )
 
 
-_QUALITY_RANK = {ReasonQuality.SPECIFIC: 3, ReasonQuality.CONTRADICTING: 2,
-                 ReasonQuality.GENERIC: 1, ReasonQuality.NONE: 0}
+_QUALITY_RANK = {
+    ReasonQuality.SPECIFIC: 3,
+    ReasonQuality.CONTRADICTING: 2,
+    ReasonQuality.GENERIC: 1,
+    ReasonQuality.NONE: 0,
+}
 
 
 @rule
@@ -149,8 +185,11 @@ def no_reason(facts: ScanFacts) -> Iterator[Finding]:
     for a in facts.attempts:
         if not (_rejected(a) and _logged(a)) or a.expects_acceptance:
             continue
-        best = max((r.fields.reason_quality for r in a.evidence.records),
-                   key=lambda q: _QUALITY_RANK[q], default=ReasonQuality.NONE)
+        best = max(
+            (r.fields.reason_quality for r in a.evidence.records),
+            key=lambda q: _QUALITY_RANK[q],
+            default=ReasonQuality.NONE,
+        )
         if best is ReasonQuality.SPECIFIC:
             continue
         said = next((r.fields.reason for r in a.evidence.records if r.fields.reason), None)
@@ -161,9 +200,13 @@ def no_reason(facts: ScanFacts) -> Iterator[Finding]:
         }[best]
         expected = ", ".join(a.expected_reasons) or "the defect"
         yield _finding(
-            facts, "MTLS-L004", Severity.MEDIUM, [223],
+            facts,
+            "MTLS-L004",
+            Severity.MEDIUM,
+            [223],
             f"Logged without the right reason: {a.probe_id} ({a.tls_version.value})",
-            f"{why}; expected wording for: {expected}.", a,
+            f"{why}; expected wording for: {expected}.",
+            a,
         )
 
 
@@ -173,13 +216,21 @@ def low_severity(facts: ScanFacts) -> Iterator[Finding]:
     for a in facts.attempts:
         if not (_rejected(a) and _logged(a)) or a.expects_acceptance:
             continue
-        levels = [r.fields.severity_number for r in a.evidence.records if r.fields.severity_number is not None]
+        levels = [
+            r.fields.severity_number
+            for r in a.evidence.records
+            if r.fields.severity_number is not None
+        ]
         if levels and min(levels) > WARN:
             names = sorted({r.fields.level or "" for r in a.evidence.records if r.fields.level})
             yield _finding(
-                facts, "MTLS-L005", Severity.MEDIUM, [778],
+                facts,
+                "MTLS-L005",
+                Severity.MEDIUM,
+                [778],
                 f"Failure logged below WARN: {a.probe_id} ({a.tls_version.value})",
-                f"Highest level among the records: {', '.join(names)}.", a,
+                f"Highest level among the records: {', '.join(names)}.",
+                a,
             )
 
 
@@ -189,9 +240,13 @@ def no_source(facts: ScanFacts) -> Iterator[Finding]:
     for a in facts.attempts:
         if _logged(a) and not any(r.fields.source_ip for r in a.evidence.records):
             yield _finding(
-                facts, "MTLS-L006", Severity.LOW, [223],
+                facts,
+                "MTLS-L006",
+                Severity.LOW,
+                [223],
                 f"Logged without source address: {a.probe_id} ({a.tls_version.value})",
-                "No record names the client's IP address.", a,
+                "No record names the client's IP address.",
+                a,
             )
 
 
@@ -201,13 +256,21 @@ def rotation_untraceable(facts: ScanFacts) -> Iterator[Finding]:
     for a in facts.attempts:
         if a.probe_id not in ("lifecycle.rotation", "identity.impersonation") or not _logged(a):
             continue
-        strong = {k for r in a.evidence.records for k in r.fields.identity} & {"serial", "sha256", "sha1"}
+        strong = {k for r in a.evidence.records for k in r.fields.identity} & {
+            "serial",
+            "sha256",
+            "sha1",
+        }
         if not strong:
             yield _finding(
-                facts, "MTLS-L007", Severity.MEDIUM, [223],
+                facts,
+                "MTLS-L007",
+                Severity.MEDIUM,
+                [223],
                 f"Certificate generations not traceable: {a.attempt_id}",
                 "Records identify the client only by name; a rotated or copied certificate with "
-                "the same subject is indistinguishable.", a,
+                "the same subject is indistinguishable.",
+                a,
             )
 
 
@@ -218,15 +281,24 @@ def log_injection(facts: ScanFacts) -> Iterator[Finding]:
         for r in a.evidence.records:
             if r.fields.injection:
                 yield _finding(
-                    facts, "MTLS-L008", Severity.HIGH, [117],
+                    facts,
+                    "MTLS-L008",
+                    Severity.HIGH,
+                    [117],
                     f"Log injection through a certificate field: {a.probe_id} ({a.tls_version.value})",
-                    f"{r.fields.injection} ({r.source}).", a,
+                    f"{r.fields.injection} ({r.source}).",
+                    a,
                 )
                 break
 
 
-_WEIGHT = {Severity.CRITICAL: 30.0, Severity.HIGH: 15.0, Severity.MEDIUM: 6.0, Severity.LOW: 2.0,
-           Severity.INFO: 0.0}
+_WEIGHT = {
+    Severity.CRITICAL: 30.0,
+    Severity.HIGH: 15.0,
+    Severity.MEDIUM: 6.0,
+    Severity.LOW: 2.0,
+    Severity.INFO: 0.0,
+}
 #: One rule can cost at most this many times its weight, however many attempts it hits.
 _RULE_CAP = 2.5
 
@@ -238,7 +310,17 @@ def score(findings: list[Finding]) -> tuple[int, str]:
         key = (f.rule_id, f.severity)
         spent[key] = min(spent.get(key, 0.0) + _WEIGHT[f.severity], _WEIGHT[f.severity] * _RULE_CAP)
     value = max(0, round(100 - sum(spent.values())))
-    grade = "A" if value >= 90 else "B" if value >= 80 else "C" if value >= 70 else "D" if value >= 60 else "F"
+    grade = (
+        "A"
+        if value >= 90
+        else "B"
+        if value >= 80
+        else "C"
+        if value >= 70
+        else "D"
+        if value >= 60
+        else "F"
+    )
     if any(f.severity is Severity.CRITICAL for f in findings) and grade in "ABC":
         grade = "D"
     return value, grade
@@ -246,8 +328,12 @@ def score(findings: list[Finding]) -> tuple[int, str]:
 
 def coverage(facts: ScanFacts) -> float | None:
     """Logged attempts / attempts that should be logged (rejections and valid successes)."""
-    due = [a for a in facts.attempts if _judgeable(a) and (
-        _rejected(a) or (a.expects_acceptance and a.outcome.kind is OutcomeKind.ACCEPTED))]
+    due = [
+        a
+        for a in facts.attempts
+        if _judgeable(a)
+        and (_rejected(a) or (a.expects_acceptance and a.outcome.kind is OutcomeKind.ACCEPTED))
+    ]
     if not due:
         return None
     return round(sum(1 for a in due if _logged(a)) / len(due), 4)
@@ -278,6 +364,10 @@ def judge(facts: ScanFacts) -> ScanReport:
     data = facts.model_dump()
     data["notes"] = _scan_notes(facts)
     return ScanReport(
-        **data, schema_version=SCHEMA_VERSION, score=value, grade=grade,
-        coverage=coverage(facts), findings=findings,
+        **data,
+        schema_version=SCHEMA_VERSION,
+        score=value,
+        grade=grade,
+        coverage=coverage(facts),
+        findings=findings,
     )

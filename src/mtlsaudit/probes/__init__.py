@@ -1,5 +1,5 @@
 """The probe catalogue (DESIGN §4): one module per family, found by discovery."""
 
-from mtlsaudit.probes.base import Forged, ForgeContext, Probe, ProbeMeta, catalogue, probe
+from mtlsaudit.probes.base import ForgeContext, Forged, Probe, ProbeMeta, catalogue, probe
 
 __all__ = ["ForgeContext", "Forged", "Probe", "ProbeMeta", "catalogue", "probe"]

@@ -128,7 +128,10 @@ class Probe:
         return f"needs {wanted}"
 
 
-_NEED_WORDS = {Need.CA: "the CA key (--ca-cert/--ca-key)", Need.CLIENT: "a client cert (--client-cert/--client-key)"}
+_NEED_WORDS = {
+    Need.CA: "the CA key (--ca-cert/--ca-key)",
+    Need.CLIENT: "a client cert (--client-cert/--client-key)",
+}
 
 
 def probe(order: int = 50, **meta: object) -> Callable[[Recipe], Probe]:

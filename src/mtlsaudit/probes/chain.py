@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mtlsaudit.forge import CA, Credential, forge_issuer, name, self_signed
 from mtlsaudit.models import Need, Severity
-from mtlsaudit.probes.base import Forged, ForgeContext, leaf_name_cn, probe
+from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
 
 
 @probe(
@@ -53,7 +53,10 @@ def forged_issuer(ctx: ForgeContext, tag: str) -> list[Forged]:
     if ctx.ca is not None:
         issuer, note = ctx.ca.name, "issuer DN copied from the given CA certificate"
     elif ctx.advertised_ca_names:
-        issuer, note = ctx.advertised_ca_names[0], "issuer DN copied from a CA name the server advertises"
+        issuer, note = (
+            ctx.advertised_ca_names[0],
+            "issuer DN copied from a CA name the server advertises",
+        )
     else:
         issuer = name(f"mtlsaudit-{ctx.scan_id}-unknown-issuer")
         note = "server advertised no CA names: issuer DN is made up (same as untrusted-root)"
@@ -86,7 +89,10 @@ def missing_intermediate(ctx: ForgeContext, tag: str) -> list[Forged]:
     needs=(frozenset({Need.CA}),),
     severity=Severity.CRITICAL,
     cwe=(296, 295),
-    reasons=("not-a-ca",),
+    # `openssl verify` says 79 "invalid CA certificate", but inside a TLS server OpenSSL
+    # checks the chain's purpose first and reports 26 "unsuitable certificate purpose"
+    # (seen on nginx 1.22 / OpenSSL 3.0): both name this defect.
+    reasons=("not-a-ca", "purpose"),
     remediation="verify-chain",
 )
 def intermediate_not_ca(ctx: ForgeContext, tag: str) -> list[Forged]:

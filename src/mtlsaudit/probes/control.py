@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mtlsaudit.forge import name
 from mtlsaudit.models import Need, Severity
-from mtlsaudit.probes.base import Forged, ForgeContext, leaf_name_cn, probe
+from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
 
 
 @probe(

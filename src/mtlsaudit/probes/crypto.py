@@ -5,7 +5,7 @@ from __future__ import annotations
 from mtlsaudit.forge import Credential, corrupt_signature, name, new_key
 from mtlsaudit.forge.pki import resign_sha1
 from mtlsaudit.models import Need, Severity
-from mtlsaudit.probes.base import Forged, ForgeContext, leaf_name_cn, probe
+from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
 
 
 @probe(

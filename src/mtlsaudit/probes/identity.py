@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mtlsaudit.forge import name
 from mtlsaudit.models import Need, Severity
-from mtlsaudit.probes.base import Forged, ForgeContext, leaf_name_cn, probe
+from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
 
 
 @probe(
@@ -22,8 +22,13 @@ from mtlsaudit.probes.base import Forged, ForgeContext, leaf_name_cn, probe
 def impersonation(ctx: ForgeContext, tag: str) -> list[Forged]:
     assert ctx.ca is not None and ctx.client is not None
     cred = ctx.ca.issue(ctx.client.leaf.subject)
-    return [Forged(cred, expects_acceptance=True,
-                   note="same subject as the given client certificate, new key and serial")]
+    return [
+        Forged(
+            cred,
+            expects_acceptance=True,
+            note="same subject as the given client certificate, new key and serial",
+        )
+    ]
 
 
 @probe(

@@ -6,7 +6,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mtlsaudit.forge import name
 from mtlsaudit.models import Need, Severity
-from mtlsaudit.probes.base import Forged, ForgeContext, leaf_name_cn, probe
+from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
 
 
 @probe(

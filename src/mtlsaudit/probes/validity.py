@@ -7,12 +7,14 @@ import datetime as dt
 from mtlsaudit.forge import CA, name
 from mtlsaudit.forge.pki import utcnow
 from mtlsaudit.models import Severity
-from mtlsaudit.probes.base import Forged, ForgeContext, leaf_name_cn, probe
+from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
 
 _DEGRADED = "no CA key: issued by a rogue CA, so this only tests how an untrusted {what} certificate is logged"
 
 
-def _dated(ctx: ForgeContext, probe_id: str, tag: str, start: dt.datetime, end: dt.datetime, what: str) -> list[Forged]:
+def _dated(
+    ctx: ForgeContext, probe_id: str, tag: str, start: dt.datetime, end: dt.datetime, what: str
+) -> list[Forged]:
     issuer = ctx.ca or CA.new(f"mtlsaudit-{ctx.scan_id}-rogue-{tag}")
     cred = issuer.issue(name(leaf_name_cn(ctx, probe_id, tag)), not_before=start, not_after=end)
     if ctx.ca is not None:
@@ -33,7 +35,14 @@ def _dated(ctx: ForgeContext, probe_id: str, tag: str, start: dt.datetime, end: 
 )
 def expired(ctx: ForgeContext, tag: str) -> list[Forged]:
     now = utcnow()
-    return _dated(ctx, "validity.expired", tag, now - dt.timedelta(days=60), now - dt.timedelta(days=30), "expired")
+    return _dated(
+        ctx,
+        "validity.expired",
+        tag,
+        now - dt.timedelta(days=60),
+        now - dt.timedelta(days=30),
+        "expired",
+    )
 
 
 @probe(
@@ -48,4 +57,11 @@ def expired(ctx: ForgeContext, tag: str) -> list[Forged]:
 )
 def not_yet_valid(ctx: ForgeContext, tag: str) -> list[Forged]:
     now = utcnow()
-    return _dated(ctx, "validity.not-yet-valid", tag, now + dt.timedelta(days=30), now + dt.timedelta(days=60), "not-yet-valid")
+    return _dated(
+        ctx,
+        "validity.not-yet-valid",
+        tag,
+        now + dt.timedelta(days=30),
+        now + dt.timedelta(days=60),
+        "not-yet-valid",
+    )

@@ -13,24 +13,36 @@ from mtlsaudit.correlate.fields import WARN
 from mtlsaudit.models import (
     AttemptResult,
     EvidenceStatus,
+    Finding,
     OutcomeKind,
     ReasonQuality,
     ScanReport,
     Severity,
 )
 
-_SEV_STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red",
-              Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
+_SEV_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
 _GRADE_STYLE = {"A": "bold green", "B": "green", "C": "yellow", "D": "red", "F": "bold red"}
-_STATUS_STYLE = {EvidenceStatus.LOGGED: "green", EvidenceStatus.LOGGED_LATE: "yellow",
-                 EvidenceStatus.NOT_LOGGED: "bold red", EvidenceStatus.INCONCLUSIVE: "dim"}
+_STATUS_STYLE = {
+    EvidenceStatus.LOGGED: "green",
+    EvidenceStatus.LOGGED_LATE: "yellow",
+    EvidenceStatus.NOT_LOGGED: "bold red",
+    EvidenceStatus.INCONCLUSIVE: "dim",
+}
 
 
 def _outcome_text(a: AttemptResult) -> Text:
     kind = a.outcome.kind
     ok_reject = kind.is_rejection and not a.expects_acceptance
     ok_accept = kind is OutcomeKind.ACCEPTED and a.expects_acceptance
-    style = "green" if ok_reject or ok_accept else "dim" if kind is OutcomeKind.ERROR else "bold red"
+    style = (
+        "green" if ok_reject or ok_accept else "dim" if kind is OutcomeKind.ERROR else "bold red"
+    )
     return Text(a.outcome.short(), style=style)
 
 
@@ -40,8 +52,15 @@ def field_letters(a: AttemptResult) -> Text:
     if not recs:
         return Text("-", style="dim")
     best = {q for r in recs for q in [r.fields.reason_quality]}
-    reason = ("R" if ReasonQuality.SPECIFIC in best else "x" if ReasonQuality.CONTRADICTING in best
-              else "r" if ReasonQuality.GENERIC in best else "·")
+    reason = (
+        "R"
+        if ReasonQuality.SPECIFIC in best
+        else "x"
+        if ReasonQuality.CONTRADICTING in best
+        else "r"
+        if ReasonQuality.GENERIC in best
+        else "·"
+    )
     identity = "I" if any(r.fields.identity for r in recs) else "·"
     source = "A" if any(r.fields.source_ip for r in recs) else "·"
     levels = [r.fields.severity_number for r in recs if r.fields.severity_number is not None]
@@ -90,7 +109,7 @@ def attempts_table(report: ScanReport) -> Table:
 
 def findings_table(report: ScanReport) -> Table:
     grouped: dict[tuple[str, str | None], list[str]] = defaultdict(list)
-    first = {}
+    first: dict[tuple[str, str | None], Finding] = {}
     for f in report.findings:
         key = (f.rule_id, f.probe_id)
         grouped[key].append(f.tls_version.value.replace("TLSv", "") if f.tls_version else "")
@@ -102,8 +121,11 @@ def findings_table(report: ScanReport) -> Table:
     for key in order:
         f = first[key]
         table.add_row(
-            Text(f.severity.value, style=_SEV_STYLE[f.severity]), f.rule_id, f.probe_id or "-",
-            ",".join(sorted(set(grouped[key]))), f.title.split(":")[0],
+            Text(f.severity.value, style=_SEV_STYLE[f.severity]),
+            f.rule_id,
+            f.probe_id or "-",
+            ",".join(sorted(set(grouped[key]))),
+            f.title.split(":")[0],
         )
     return table
 
@@ -112,7 +134,11 @@ def render_text(report: ScanReport, console: Console, verbose: bool = False) -> 
     """Print one scan: header, attempts, findings, notes, skipped probes."""
     parts: list[object] = [attempts_table(report)]
     if report.findings:
-        parts += [Text(""), Text(f"{len(report.findings)} findings", style="bold"), findings_table(report)]
+        parts += [
+            Text(""),
+            Text(f"{len(report.findings)} findings", style="bold"),
+            findings_table(report),
+        ]
     else:
         parts += [Text(""), Text("no findings", style="bold green")]
     for s in report.skipped:
@@ -120,14 +146,25 @@ def render_text(report: ScanReport, console: Console, verbose: bool = False) -> 
     for note in report.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     if report.unattributed:
-        parts.append(Text(f"{len(report.unattributed)} log line(s) in the scan window matched no attempt",
-                          style="dim"))
+        parts.append(
+            Text(
+                f"{len(report.unattributed)} log line(s) in the scan window matched no attempt",
+                style="dim",
+            )
+        )
     if verbose:
         for a in report.attempts:
             for r in a.evidence.records:
-                parts.append(Text(f"  {a.attempt_id} [{r.match}] {r.source}: {r.line[:200]}", style="dim"))
-    parts.append(Text("RIAWT: Reason (r generic, x wrong) · Identity · Address · Warn level (w lower) · "
-                      "Timestamp", style="dim"))
+                parts.append(
+                    Text(f"  {a.attempt_id} [{r.match}] {r.source}: {r.line[:200]}", style="dim")
+                )
+    parts.append(
+        Text(
+            "RIAWT: Reason (r generic, x wrong) · Identity · Address · Warn level (w lower) · "
+            "Timestamp",
+            style="dim",
+        )
+    )
     console.print(Panel(Group(*parts), title=_header(report), title_align="left"))  # type: ignore[arg-type]
 
 
@@ -142,9 +179,12 @@ def render_comparison(reports: list[ScanReport], console: Console) -> None:
     for col, r in enumerate(reports):
         for a in r.attempts:
             rows.setdefault(a.attempt_id, [None] * len(reports))[col] = a
-    for attempt_id, cells in rows.items():
+    for cells in rows.values():
         sample = next(c for c in cells if c is not None)
-        rendered: list[Text | str] = [_probe_label(sample), sample.tls_version.value.replace("TLSv", "")]
+        rendered: list[Text | str] = [
+            _probe_label(sample),
+            sample.tls_version.value.replace("TLSv", ""),
+        ]
         for c in cells:
             if c is None:
                 rendered.append("")
@@ -169,7 +209,9 @@ def render_comparison(reports: list[ScanReport], console: Console) -> None:
         for f in r.findings:
             by_rule[f.rule_id] += 1
         summary.add_row(
-            r.target.name, Text(r.grade, style=_GRADE_STYLE.get(r.grade, "")), str(r.score),
+            r.target.name,
+            Text(r.grade, style=_GRADE_STYLE.get(r.grade, "")),
+            str(r.score),
             "n/a" if r.coverage is None else f"{r.coverage:.0%}",
             " ".join(f"{k}×{v}" for k, v in sorted(by_rule.items())) or "none",
         )

@@ -107,7 +107,11 @@ def _classify_status(head: bytes) -> Outcome:
 def _closed(exc: BaseException | None, after_handshake: bool) -> Outcome:
     alert = alert_name(exc) if exc is not None else None
     if alert:
-        kind = OutcomeKind.REJECTED_AFTER_HANDSHAKE if after_handshake else OutcomeKind.REJECTED_HANDSHAKE
+        kind = (
+            OutcomeKind.REJECTED_AFTER_HANDSHAKE
+            if after_handshake
+            else OutcomeKind.REJECTED_HANDSHAKE
+        )
         return Outcome(kind=kind, alert=alert)
     reason = type(exc).__name__ if exc is not None else "EOF"
     if exc is not None and str(exc):
@@ -136,14 +140,18 @@ async def connect(
     except (ssl.SSLError, OSError) as exc:
         return ConnectionResult(
             Outcome(kind=OutcomeKind.ERROR, reason=f"client refused to load credential: {exc}"),
-            None, None, None,
+            None,
+            None,
+            None,
         )
     try:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
         )
     except (OSError, TimeoutError) as exc:
-        return ConnectionResult(Outcome(kind=OutcomeKind.ERROR, reason=f"resolve: {exc}"), None, None, None)
+        return ConnectionResult(
+            Outcome(kind=OutcomeKind.ERROR, reason=f"resolve: {exc}"), None, None, None
+        )
     family, _, _, _, addr = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
@@ -155,11 +163,17 @@ async def connect(
             await asyncio.wait_for(loop.sock_connect(sock, addr), timeout)
         except (OSError, TimeoutError) as exc:
             sock.close()
-            reason = "connect timeout" if isinstance(exc, TimeoutError) else f"connect: {exc.strerror or exc}"
-            return ConnectionResult(Outcome(kind=OutcomeKind.ERROR, reason=reason), None, None, None)
+            reason = (
+                "connect timeout"
+                if isinstance(exc, TimeoutError)
+                else f"connect: {exc.strerror or exc}"
+            )
+            return ConnectionResult(
+                Outcome(kind=OutcomeKind.ERROR, reason=reason), None, None, None
+            )
         local_ip, local_port = sock.getsockname()[:2]
         try:
-            reader, writer = await asyncio.wait_for(
+            reader, stream = await asyncio.wait_for(
                 asyncio.open_connection(
                     sock=sock, ssl=ctx, server_hostname=sni or None, ssl_handshake_timeout=timeout
                 ),
@@ -171,13 +185,22 @@ async def connect(
             return ConnectionResult(_closed(exc, after_handshake=False), local_ip, local_port, None)
         except TimeoutError:
             return ConnectionResult(
-                Outcome(kind=OutcomeKind.ERROR, reason="handshake timeout"), local_ip, local_port, None
+                Outcome(kind=OutcomeKind.ERROR, reason="handshake timeout"),
+                local_ip,
+                local_port,
+                None,
             )
-        negotiated, peer = _session_facts(writer)
+        writer = stream
+        negotiated, peer = _session_facts(stream)
         if request is None:
-            return ConnectionResult(Outcome(kind=OutcomeKind.ACCEPTED, reason="handshake only"),
-                                    local_ip, local_port, negotiated, peer)
-        outcome = await _exchange(reader, writer, request, timeout)
+            return ConnectionResult(
+                Outcome(kind=OutcomeKind.ACCEPTED, reason="handshake only"),
+                local_ip,
+                local_port,
+                negotiated,
+                peer,
+            )
+        outcome = await _exchange(reader, stream, request, timeout)
         return ConnectionResult(outcome, local_ip, local_port, negotiated, peer)
     finally:
         if writer is not None:
@@ -203,7 +226,9 @@ def _handshake_error(exc: ssl.SSLError) -> Outcome:
     if alert:
         return Outcome(kind=OutcomeKind.REJECTED_HANDSHAKE, alert=alert)
     if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        return Outcome(kind=OutcomeKind.CLOSED_SILENTLY, reason=f"EOF during handshake: {exc.reason}")
+        return Outcome(
+            kind=OutcomeKind.CLOSED_SILENTLY, reason=f"EOF during handshake: {exc.reason}"
+        )
     return Outcome(kind=OutcomeKind.ERROR, reason=f"TLS: {exc.reason or exc}")
 
 
