@@ -15,18 +15,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
 
 
 @pytest.fixture(scope="session")
-def nginx_default(
-    pki: TestPki, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
+def nginx_default(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     server = start_nginx("default", pki, tmp_path_factory.mktemp("nginx-default"))
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def nginx_hardened(
-    pki: TestPki, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
+def nginx_hardened(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     server = start_nginx("hardened", pki, tmp_path_factory.mktemp("nginx-hardened"))
     yield server
     server.stop()

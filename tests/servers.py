@@ -73,9 +73,7 @@ class TestPki:
         ca_pem, ca_key = Credential([ca.cert], ca.key).write(directory, "ca")
         server_pem, server_key = server.write(directory, "server")
         client_pem, client_key = client.write(directory, "client")
-        return cls(
-            ca, client, directory, ca_pem, ca_key, server_pem, server_key, client_pem, client_key
-        )
+        return cls(ca, client, directory, ca_pem, ca_key, server_pem, server_key, client_pem, client_key)
 
 
 @dataclass
@@ -128,6 +126,4 @@ def start_nginx(variant: str, pki: TestPki, prefix: Path) -> RunningServer:
         raise RuntimeError(
             f"nginx {variant} did not start: {exc}: {(prefix / 'stderr.log').read_text()[-2000:]}"
         ) from None
-    return RunningServer(
-        port, {"error": prefix / "error.log", "access": prefix / "access.log"}, proc
-    )
+    return RunningServer(port, {"error": prefix / "error.log", "access": prefix / "access.log"}, proc)

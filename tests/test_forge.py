@@ -87,8 +87,9 @@ def test_keys_are_written_0600_and_forge_cli_writes_the_set(pki, tmp_path):
     from mtlsaudit.cli import app
 
     out = tmp_path / "set"
-    result = CliRunner().invoke(app, ["forge", "--out", str(out), "--ca-cert", str(pki.ca_pem),
-                                      "--ca-key", str(pki.ca_key)])
+    result = CliRunner().invoke(
+        app, ["forge", "--out", str(out), "--ca-cert", str(pki.ca_pem), "--ca-key", str(pki.ca_key)]
+    )
     assert result.exit_code == 0, result.output
     keys = list(out.glob("*.key"))
     assert len(keys) >= 12

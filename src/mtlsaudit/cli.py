@@ -117,20 +117,12 @@ def scan(
     ] = None,
     probes: Annotated[str, typer.Option(help="Glob(s) over probe ids, comma-separated.")] = "*",
     fmt: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.TEXT,
-    out: Annotated[
-        Path | None, typer.Option(help="Write the report here instead of stdout.")
-    ] = None,
-    fail_on: Annotated[
-        Severity, typer.Option(help="Exit 1 if a finding is at least this severe.")
-    ] = Severity.HIGH,
+    out: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout.")] = None,
+    fail_on: Annotated[Severity, typer.Option(help="Exit 1 if a finding is at least this severe.")] = Severity.HIGH,
     name: Annotated[str | None, typer.Option(help="Name of the target in the report.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds for each network step.", min=0.1)] = 5.0,
-    settle: Annotated[
-        float, typer.Option(help="Seconds a log line may lag and count as on time.", min=0)
-    ] = 1.0,
-    late: Annotated[
-        float, typer.Option(help="Further seconds to wait for late lines.", min=0)
-    ] = 2.0,
+    settle: Annotated[float, typer.Option(help="Seconds a log line may lag and count as on time.", min=0)] = 1.0,
+    late: Annotated[float, typer.Option(help="Further seconds to wait for late lines.", min=0)] = 2.0,
     slot: Annotated[
         float,
         typer.Option(
@@ -138,9 +130,7 @@ def scan(
             min=0,
         ),
     ] = 0.0,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show the attributed log lines.")
-    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the attributed log lines.")] = False,
 ) -> None:
     """Scan one mTLS endpoint and judge its logs."""
     host, port = _parse_endpoint(target)
@@ -191,9 +181,9 @@ def scan(
 @app.command()
 def demo(
     fmt: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.TEXT,
-    out: Annotated[
-        Path, typer.Option(help="Directory for the demo's PKI, logs and JSON report.")
-    ] = Path("mtlsaudit-demo"),
+    out: Annotated[Path, typer.Option(help="Directory for the demo's PKI, logs and JSON report.")] = Path(
+        "mtlsaudit-demo"
+    ),
 ) -> None:
     """Start two embedded mTLS targets (under-logging and hardened) and scan them side by side."""
     from mtlsaudit.demo import run_demo
@@ -323,7 +313,7 @@ def main() -> None:
     try:
         app()
     except MtlsauditError as exc:
-        err.print(f"mtlsaudit: error: {exc}", markup=False, highlight=False)
+        sys.stderr.write(f"mtlsaudit: error: {exc}\n")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("mtlsaudit: interrupted")

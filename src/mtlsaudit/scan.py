@@ -143,9 +143,7 @@ def plan(probes: list[Probe], ctx: ForgeContext, versions: list[TlsVersion]) -> 
                 tag = _TAGS[version]
                 for forged in probe.recipe(ctx, tag):
                     suffix = f"-{forged.label}" if forged.label else ""
-                    out.planned.append(
-                        _Planned(probe, version, forged, f"{probe.id}@{tag}{suffix}", tag + suffix)
-                    )
+                    out.planned.append(_Planned(probe, version, forged, f"{probe.id}@{tag}{suffix}", tag + suffix))
         except NotImplementedError as exc:
             out.skipped.append(SkippedProbe(probe_id=probe.id, reason=str(exc)))
     return out
@@ -200,9 +198,7 @@ async def _preflight(
         if result.outcome.kind is OutcomeKind.ERROR and (result.outcome.reason or "").startswith(
             ("connect", "resolve")
         ):
-            raise TargetUnreachable(
-                f"cannot reach {target.host}:{target.port}: {result.outcome.reason}"
-            )
+            raise TargetUnreachable(f"cannot reach {target.host}:{target.port}: {result.outcome.reason}")
         if result.peer_cert_der:
             issuers.append(x509.load_der_x509_certificate(result.peer_cert_der).issuer)
         if result.outcome.kind is OutcomeKind.ERROR or version_refused(result):
@@ -241,9 +237,7 @@ async def run_scan(
         collector.start()
         versions, preflight, issuers = await _preflight(target, trust, options, workdir, scan_id)
         if TlsVersion.TLS1_3 in options.versions and TlsVersion.TLS1_3 not in versions:
-            notes.append(
-                "the server did not complete a TLS 1.3 handshake: probes ran at TLS 1.2 only"
-            )
+            notes.append("the server did not complete a TLS 1.3 handshake: probes ran at TLS 1.2 only")
         ctx = ForgeContext(
             scan_id=scan_id,
             ca=trust.ca,
@@ -315,9 +309,7 @@ async def run_scan(
             ignored=preflight,
         )
         if not sources:
-            notes.append(
-                "no log source given (--log): logging could not be judged, only enforcement"
-            )
+            notes.append("no log source given (--log): logging could not be judged, only enforcement")
         elif not collector.records:
             notes.append(
                 "the log sources received no lines at all during the scan: check that they are "

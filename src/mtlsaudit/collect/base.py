@@ -82,9 +82,7 @@ class Collector:
             for line in lines:
                 n = self._line_no.get(source.name, 0) + 1
                 self._line_no[source.name] = n
-                self.records.append(
-                    LogRecord(source=source.name, line=line, seen_at=now, line_no=n)
-                )
+                self.records.append(LogRecord(source=source.name, line=line, seen_at=now, line_no=n))
                 count += 1
         return count
 

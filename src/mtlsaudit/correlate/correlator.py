@@ -72,11 +72,7 @@ class _TokenIndex:
                 if len(token) >= 6:
                     self.owners[token.lower()].append((i, kind))
         tokens = sorted(self.owners, key=len, reverse=True)
-        self.regex = (
-            re.compile("|".join(re.escape(t) for t in tokens) + r"", re.IGNORECASE)
-            if tokens
-            else None
-        )
+        self.regex = re.compile("|".join(re.escape(t) for t in tokens) + r"", re.IGNORECASE) if tokens else None
 
     def hits(self, text: str) -> list[_Hit]:
         if self.regex is None:
@@ -165,9 +161,7 @@ def correlate(
     """
     everything = [*attempts, *(ignored or [])]
     index = _TokenIndex(everything)
-    endpoints = {
-        (a.local_ip, a.local_port): i for i, a in enumerate(everything) if a.local_port is not None
-    }
+    endpoints = {(a.local_ip, a.local_port): i for i, a in enumerate(everything) if a.local_port is not None}
     matched: dict[int, list[EvidenceRecord]] = defaultdict(list)
     leftovers: list[tuple[LogRecord, F.ParsedLine]] = []
 
@@ -190,9 +184,7 @@ def correlate(
                 match=kind,
                 marker=marker,
                 late=late,
-                fields=grade(
-                    rec, parsed, attempt, [h for h in hits if h.attempt == i], target_port
-                ),
+                fields=grade(rec, parsed, attempt, [h for h in hits if h.attempt == i], target_port),
             )
         )
 
@@ -211,11 +203,7 @@ def correlate(
                 marker = sorted(by_attempt[i], key=len)[0]
                 attach(i, rec, parsed, MatchKind.EXACT, marker, hits)
             continue
-        eps = [
-            endpoints[(ip, port)]
-            for ip, port in F.find_endpoints(parsed)
-            if (ip, port) in endpoints
-        ]
+        eps = [endpoints[(ip, port)] for ip, port in F.find_endpoints(parsed) if (ip, port) in endpoints]
         if eps:
             for i in sorted(set(eps)):
                 attach(
@@ -277,7 +265,5 @@ def correlate(
             status = EvidenceStatus.LOGGED_LATE
         else:
             status = EvidenceStatus.LOGGED
-        results.append(
-            AttemptResult(**attempt.model_dump(), evidence=Evidence(status=status, records=recs))
-        )
+        results.append(AttemptResult(**attempt.model_dump(), evidence=Evidence(status=status, records=recs)))
     return results, unattributed

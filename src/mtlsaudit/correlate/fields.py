@@ -15,10 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
-    )
+    m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
 }
 
 #: syslog severities (RFC 5424): lower is more severe; a failure must be <= 4 (warning).
@@ -104,12 +101,8 @@ def parse_line(text: str) -> ParsedLine:
 
 # --- timestamps -----------------------------------------------------------------------------
 
-_ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s?(Z|[+-]\d{2}:?\d{2})?"
-)
-_CLF = re.compile(
-    r"\[(\d{2})/(\w{3})/(\d{4})[: ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?: ([+-]\d{4}))?\]"
-)
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s?(Z|[+-]\d{2}:?\d{2})?")
+_CLF = re.compile(r"\[(\d{2})/(\w{3})/(\d{4})[: ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?: ([+-]\d{4}))?\]")
 _SLASHED = re.compile(r"(\d{4})[/.](\d{2})[/.](\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
 _APACHE = re.compile(r"\[\w{3} (\w{3}) (\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? (\d{4})\]")
 _SYSLOG = re.compile(r"\b(\w{3}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\b")
@@ -147,9 +140,7 @@ def _from_epoch(value: str) -> Stamp | None:
     if not 1e9 < num < 5e9:
         return None
     frac = value.partition(".")[2]
-    return Stamp(
-        dt.datetime.fromtimestamp(num, dt.UTC), 10.0 ** -len(frac) if frac else 1.0, True, value
-    )
+    return Stamp(dt.datetime.fromtimestamp(num, dt.UTC), 10.0 ** -len(frac) if frac else 1.0, True, value)
 
 
 def parse_timestamp(parsed: ParsedLine) -> Stamp | None:
@@ -234,12 +225,8 @@ _LEVEL_KEYS = (
     "severity_text",
     "severitytext",
 )
-_BRACKET_LEVEL = re.compile(
-    r"\[(?:[\w-]+:)?(emerg|alert|crit|error|warn|warning|notice|info|debug)\]", re.I
-)
-_WORD_LEVEL = re.compile(
-    r"(?<![\w-])(FATAL|CRITICAL|ERROR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)(?![\w-])"
-)
+_BRACKET_LEVEL = re.compile(r"\[(?:[\w-]+:)?(emerg|alert|crit|error|warn|warning|notice|info|debug)\]", re.I)
+_WORD_LEVEL = re.compile(r"(?<![\w-])(FATAL|CRITICAL|ERROR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)(?![\w-])")
 _STUNNEL = re.compile(r"\bLOG([0-7])\[")
 
 

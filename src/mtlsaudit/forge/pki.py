@@ -21,12 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mtlsaudit.errors import UsageError
 
-PrivateKey = (
-    ec.EllipticCurvePrivateKey
-    | rsa.RSAPrivateKey
-    | ed25519.Ed25519PrivateKey
-    | ed448.Ed448PrivateKey
-)
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 HashAlg = hashes.SHA256 | hashes.SHA1 | hashes.SHA384 | None
 
 ORGANIZATION = "mtlsaudit probe"
@@ -126,9 +121,7 @@ def build_certificate(
         )
     )
     if ca_constraint or ca:
-        builder = builder.add_extension(
-            x509.BasicConstraints(ca=ca, path_length=None), critical=True
-        )
+        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     builder = builder.add_extension(
         x509.KeyUsage(
             digital_signature=True,
@@ -276,9 +269,7 @@ def write_secret(path: Path, data: bytes) -> None:
 def self_signed(subject: x509.Name, key: PrivateKey | None = None) -> Credential:
     """A leaf that signs itself (not a CA)."""
     key = key or new_key()
-    cert = build_certificate(
-        subject=subject, issuer=subject, public_key=key.public_key(), signing_key=key
-    )
+    cert = build_certificate(subject=subject, issuer=subject, public_key=key.public_key(), signing_key=key)
     return Credential(chain=[cert], key=key)
 
 
@@ -286,9 +277,7 @@ def forge_issuer(subject: x509.Name, issuer: x509.Name) -> Credential:
     """A leaf that names ``issuer`` but is signed by an unrelated key."""
     key = new_key()
     rogue = new_key()
-    cert = build_certificate(
-        subject=subject, issuer=issuer, public_key=key.public_key(), signing_key=rogue
-    )
+    cert = build_certificate(subject=subject, issuer=issuer, public_key=key.public_key(), signing_key=rogue)
     return Credential(chain=[cert], key=key)
 
 

@@ -19,8 +19,7 @@ PROBE_REMEDIATION: dict[str, str] = {
     "verify-dates": "Reject client certificates outside their validity period; keep the server clock synced.",
     "verify-purpose": "Reject client certificates whose extended key usage lacks clientAuth.",
     "security-level": (
-        "Refuse weak client keys and SHA-1 signatures (OpenSSL security level 2: "
-        "`CipherString = DEFAULT:@SECLEVEL=2`)."
+        "Refuse weak client keys and SHA-1 signatures (OpenSSL security level 2: `CipherString = DEFAULT:@SECLEVEL=2`)."
     ),
     "escape-fields": (
         "Escape attacker-controlled certificate fields (CR, LF, ESC, other control characters, "

@@ -216,11 +216,7 @@ def low_severity(facts: ScanFacts) -> Iterator[Finding]:
     for a in facts.attempts:
         if not (_rejected(a) and _logged(a)) or a.expects_acceptance:
             continue
-        levels = [
-            r.fields.severity_number
-            for r in a.evidence.records
-            if r.fields.severity_number is not None
-        ]
+        levels = [r.fields.severity_number for r in a.evidence.records if r.fields.severity_number is not None]
         if levels and min(levels) > WARN:
             names = sorted({r.fields.level or "" for r in a.evidence.records if r.fields.level})
             yield _finding(
@@ -310,17 +306,7 @@ def score(findings: list[Finding]) -> tuple[int, str]:
         key = (f.rule_id, f.severity)
         spent[key] = min(spent.get(key, 0.0) + _WEIGHT[f.severity], _WEIGHT[f.severity] * _RULE_CAP)
     value = max(0, round(100 - sum(spent.values())))
-    grade = (
-        "A"
-        if value >= 90
-        else "B"
-        if value >= 80
-        else "C"
-        if value >= 70
-        else "D"
-        if value >= 60
-        else "F"
-    )
+    grade = "A" if value >= 90 else "B" if value >= 80 else "C" if value >= 70 else "D" if value >= 60 else "F"
     if any(f.severity is Severity.CRITICAL for f in findings) and grade in "ABC":
         grade = "D"
     return value, grade
@@ -331,8 +317,7 @@ def coverage(facts: ScanFacts) -> float | None:
     due = [
         a
         for a in facts.attempts
-        if _judgeable(a)
-        and (_rejected(a) or (a.expects_acceptance and a.outcome.kind is OutcomeKind.ACCEPTED))
+        if _judgeable(a) and (_rejected(a) or (a.expects_acceptance and a.outcome.kind is OutcomeKind.ACCEPTED))
     ]
     if not due:
         return None

@@ -84,9 +84,7 @@ class ProbeMeta(BaseModel):
     )
     severity: Severity
     cwe: tuple[int, ...] = Field(min_length=1)
-    reasons: tuple[str, ...] = Field(
-        default=(), description="defect classes a log line may name (correlate.reasons)"
-    )
+    reasons: tuple[str, ...] = Field(default=(), description="defect classes a log line may name (correlate.reasons)")
     remediation: str
 
     @field_validator("id")
@@ -122,9 +120,7 @@ class Probe:
         for alternative in self.meta.needs:
             if all(ctx.has(n) for n in alternative):
                 return None
-        wanted = " or ".join(
-            " + ".join(_NEED_WORDS[n] for n in sorted(alt)) for alt in self.meta.needs
-        )
+        wanted = " or ".join(" + ".join(_NEED_WORDS[n] for n in sorted(alt)) for alt in self.meta.needs)
         return f"needs {wanted}"
 
 

@@ -12,9 +12,7 @@ from mtlsaudit.models import Severity
 from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
 
 
-def _forge(
-    ctx: ForgeContext, probe_id: str, tag: str, payload: str, token: str | None
-) -> list[Forged]:
+def _forge(ctx: ForgeContext, probe_id: str, tag: str, payload: str, token: str | None) -> list[Forged]:
     subject = name(leaf_name_cn(ctx, probe_id, tag), organizational_unit=payload)
     if ctx.ca is not None:
         return [Forged(ctx.ca.issue(subject), expects_acceptance=True, forged_token=token)]

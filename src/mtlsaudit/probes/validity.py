@@ -12,9 +12,7 @@ from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
 _DEGRADED = "no CA key: issued by a rogue CA, so this only tests how an untrusted {what} certificate is logged"
 
 
-def _dated(
-    ctx: ForgeContext, probe_id: str, tag: str, start: dt.datetime, end: dt.datetime, what: str
-) -> list[Forged]:
+def _dated(ctx: ForgeContext, probe_id: str, tag: str, start: dt.datetime, end: dt.datetime, what: str) -> list[Forged]:
     issuer = ctx.ca or CA.new(f"mtlsaudit-{ctx.scan_id}-rogue-{tag}")
     cred = issuer.issue(name(leaf_name_cn(ctx, probe_id, tag)), not_before=start, not_after=end)
     if ctx.ca is not None:

@@ -40,9 +40,7 @@ def _outcome_text(a: AttemptResult) -> Text:
     kind = a.outcome.kind
     ok_reject = kind.is_rejection and not a.expects_acceptance
     ok_accept = kind is OutcomeKind.ACCEPTED and a.expects_acceptance
-    style = (
-        "green" if ok_reject or ok_accept else "dim" if kind is OutcomeKind.ERROR else "bold red"
-    )
+    style = "green" if ok_reject or ok_accept else "dim" if kind is OutcomeKind.ERROR else "bold red"
     return Text(a.outcome.short(), style=style)
 
 
@@ -83,8 +81,10 @@ def _header(report: ScanReport) -> Text:
     t = report.target
     cov = "n/a" if report.coverage is None else f"{report.coverage:.0%}"
     head = Text()
-    head.append(f"{t.name}  ", style="bold")
-    head.append(f"{t.host}:{t.port}" + (f" (SNI {t.sni})" if t.sni else ""))
+    endpoint = f"{t.host}:{t.port}"
+    if t.name != endpoint:
+        head.append(f"{t.name}  ", style="bold")
+    head.append(endpoint + (f" (SNI {t.sni})" if t.sni else ""), style="bold" if t.name == endpoint else "")
     head.append("   grade ")
     head.append(report.grade, style=_GRADE_STYLE.get(report.grade, ""))
     head.append(f"  score {report.score}/100  logging coverage {cov}")
@@ -155,13 +155,10 @@ def render_text(report: ScanReport, console: Console, verbose: bool = False) -> 
     if verbose:
         for a in report.attempts:
             for r in a.evidence.records:
-                parts.append(
-                    Text(f"  {a.attempt_id} [{r.match}] {r.source}: {r.line[:200]}", style="dim")
-                )
+                parts.append(Text(f"  {a.attempt_id} [{r.match}] {r.source}: {r.line[:200]}", style="dim"))
     parts.append(
         Text(
-            "RIAWT: Reason (r generic, x wrong) · Identity · Address · Warn level (w lower) · "
-            "Timestamp",
+            "RIAWT: Reason (r generic, x wrong) · Identity · Address · Warn level (w lower) · Timestamp",
             style="dim",
         )
     )
@@ -171,8 +168,7 @@ def render_text(report: ScanReport, console: Console, verbose: bool = False) -> 
 def render_comparison(reports: list[ScanReport], console: Console) -> None:
     """Several scans of the same probe set, one column per target (the demo's view)."""
     table = Table(title="same probes, different logging", show_lines=False)
-    table.add_column("probe", no_wrap=True)
-    table.add_column("TLS", min_width=3, no_wrap=True)
+    table.add_column("probe @ TLS", no_wrap=True, min_width=20)
     for r in reports:
         table.add_column(f"{r.target.name}\nserver did / log / RIAWT", no_wrap=True)
     rows: dict[str, list[AttemptResult | None]] = {}
@@ -181,10 +177,8 @@ def render_comparison(reports: list[ScanReport], console: Console) -> None:
             rows.setdefault(a.attempt_id, [None] * len(reports))[col] = a
     for cells in rows.values():
         sample = next(c for c in cells if c is not None)
-        rendered: list[Text | str] = [
-            _probe_label(sample),
-            sample.tls_version.value.replace("TLSv", ""),
-        ]
+        version = sample.tls_version.value.replace("TLSv", "")
+        rendered: list[Text | str] = [f"{_probe_label(sample)} @{version}"]
         for c in cells:
             if c is None:
                 rendered.append("")

@@ -87,8 +87,7 @@ def client_context(version: TlsVersion, material: ClientMaterial) -> ssl.SSLCont
 
 def http_request(host: str, path: str, user_agent: str) -> bytes:
     return (
-        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\n"
-        "Accept: */*\r\nConnection: close\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     ).encode("ascii", "backslashreplace")
 
 
@@ -107,11 +106,7 @@ def _classify_status(head: bytes) -> Outcome:
 def _closed(exc: BaseException | None, after_handshake: bool) -> Outcome:
     alert = alert_name(exc) if exc is not None else None
     if alert:
-        kind = (
-            OutcomeKind.REJECTED_AFTER_HANDSHAKE
-            if after_handshake
-            else OutcomeKind.REJECTED_HANDSHAKE
-        )
+        kind = OutcomeKind.REJECTED_AFTER_HANDSHAKE if after_handshake else OutcomeKind.REJECTED_HANDSHAKE
         return Outcome(kind=kind, alert=alert)
     reason = type(exc).__name__ if exc is not None else "EOF"
     if exc is not None and str(exc):
@@ -145,13 +140,9 @@ async def connect(
             None,
         )
     try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
-        )
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
     except (OSError, TimeoutError) as exc:
-        return ConnectionResult(
-            Outcome(kind=OutcomeKind.ERROR, reason=f"resolve: {exc}"), None, None, None
-        )
+        return ConnectionResult(Outcome(kind=OutcomeKind.ERROR, reason=f"resolve: {exc}"), None, None, None)
     family, _, _, _, addr = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
@@ -163,20 +154,12 @@ async def connect(
             await asyncio.wait_for(loop.sock_connect(sock, addr), timeout)
         except (OSError, TimeoutError) as exc:
             sock.close()
-            reason = (
-                "connect timeout"
-                if isinstance(exc, TimeoutError)
-                else f"connect: {exc.strerror or exc}"
-            )
-            return ConnectionResult(
-                Outcome(kind=OutcomeKind.ERROR, reason=reason), None, None, None
-            )
+            reason = "connect timeout" if isinstance(exc, TimeoutError) else f"connect: {exc.strerror or exc}"
+            return ConnectionResult(Outcome(kind=OutcomeKind.ERROR, reason=reason), None, None, None)
         local_ip, local_port = sock.getsockname()[:2]
         try:
             reader, stream = await asyncio.wait_for(
-                asyncio.open_connection(
-                    sock=sock, ssl=ctx, server_hostname=sni or None, ssl_handshake_timeout=timeout
-                ),
+                asyncio.open_connection(sock=sock, ssl=ctx, server_hostname=sni or None, ssl_handshake_timeout=timeout),
                 timeout,
             )
         except ssl.SSLError as exc:
@@ -226,9 +209,7 @@ def _handshake_error(exc: ssl.SSLError) -> Outcome:
     if alert:
         return Outcome(kind=OutcomeKind.REJECTED_HANDSHAKE, alert=alert)
     if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        return Outcome(
-            kind=OutcomeKind.CLOSED_SILENTLY, reason=f"EOF during handshake: {exc.reason}"
-        )
+        return Outcome(kind=OutcomeKind.CLOSED_SILENTLY, reason=f"EOF during handshake: {exc.reason}")
     return Outcome(kind=OutcomeKind.ERROR, reason=f"TLS: {exc.reason or exc}")
 
 
