@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers import free_port
 
 from mtlsaudit.forge import CA, Credential
+from servers import free_port
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -65,7 +65,8 @@ def rec(line: str, at: dt.datetime = T0) -> LogRecord:
     [
         # Apache: numeric code and text.
         (
-            "[ssl:error] [client 127.0.0.1:47390] AH02039: Certificate Verification: Error (10): certificate has expired",
+            "[ssl:error] [client 127.0.0.1:47390] AH02039: Certificate Verification: "
+            "Error (10): certificate has expired",
             ("expired",),
             ReasonQuality.SPECIFIC,
         ),
@@ -214,7 +215,7 @@ def test_late_records_and_no_sources():
 
 def test_marker_must_end_at_a_word_boundary():
     a13 = attempt(0, "chain.self-signed", 40040, ["untrusted"], cn="mtlsaudit-s1-x-t1")
-    results, unattributed = correlate(
+    results, _ = correlate(
         [a13], [rec("CN=mtlsaudit-s1-x-t13 rejected")], have_sources=True, settle=dt.timedelta(seconds=1)
     )
     assert results[0].evidence.records == [] or results[0].evidence.records[0].match is not MatchKind.EXACT

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from servers import TestPki, need_binary
 
 from mtlsaudit.forge import Credential
 from mtlsaudit.models import TlsVersion
 from mtlsaudit.probes import ForgeContext
 from mtlsaudit.scan import plan, select_probes
+from servers import TestPki, need_binary
 
 # probe id -> (extra openssl verify flags, expected error number; None = verifies OK)
 EXPECTED = {
