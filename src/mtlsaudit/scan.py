@@ -201,7 +201,8 @@ async def _preflight(
             raise TargetUnreachable(f"cannot reach {target.host}:{target.port}: {result.outcome.reason}")
         if result.peer_cert_der:
             issuers.append(x509.load_der_x509_certificate(result.peer_cert_der).issuer)
-        if result.outcome.kind is OutcomeKind.ERROR or version_refused(result):
+        handshake_done = result.negotiated_version is not None
+        if not handshake_done and (result.outcome.kind is OutcomeKind.ERROR or version_refused(result)):
             reasons.append(f"{version.value}: {result.outcome}")
             continue
         supported.append(version)

@@ -149,6 +149,7 @@ async def connect(
     local_ip: str | None = None
     local_port: int | None = None
     writer: asyncio.StreamWriter | None = None
+    plain: asyncio.StreamWriter | None = None
     try:
         try:
             await asyncio.wait_for(loop.sock_connect(sock, addr), timeout)
@@ -157,10 +158,13 @@ async def connect(
             reason = "connect timeout" if isinstance(exc, TimeoutError) else f"connect: {exc.strerror or exc}"
             return ConnectionResult(Outcome(kind=OutcomeKind.ERROR, reason=reason), None, None, None)
         local_ip, local_port = sock.getsockname()[:2]
+        # Plain stream first, then start_tls: open_connection(sock=…, ssl=…) insists on a
+        # server_hostname, but a scan by IP must be able to send no SNI at all.
+        reader, stream = await asyncio.open_connection(sock=sock)
+        plain = stream
         try:
-            reader, stream = await asyncio.wait_for(
-                asyncio.open_connection(sock=sock, ssl=ctx, server_hostname=sni or None, ssl_handshake_timeout=timeout),
-                timeout,
+            await asyncio.wait_for(
+                stream.start_tls(ctx, server_hostname=sni or None, ssl_handshake_timeout=timeout), timeout
             )
         except ssl.SSLError as exc:
             return ConnectionResult(_handshake_error(exc), local_ip, local_port, None)
@@ -188,6 +192,8 @@ async def connect(
     finally:
         if writer is not None:
             writer.transport.abort()
+        elif plain is not None:
+            plain.transport.abort()
         else:
             sock.close()
 
