@@ -218,6 +218,11 @@ def correlate(
         leftovers.append((rec, parsed))
 
     unattributed: list[EvidenceRecord] = []
+
+    def unattributed_record(rec: LogRecord, parsed: F.ParsedLine) -> EvidenceRecord:
+        fields = grade(rec, parsed, None, [], target_port)
+        return EvidenceRecord(source=rec.source, line=rec.line, match=None, marker=None, fields=fields)
+
     slotted: dict[int, list[tuple[LogRecord, F.ParsedLine]]] = defaultdict(list)
     for rec, parsed in leftovers:
         stamp = F.parse_timestamp(parsed)
@@ -229,30 +234,14 @@ def correlate(
         elif len(candidates) == 1:
             slotted[candidates[0]].append((rec, parsed))
         else:
-            unattributed.append(
-                EvidenceRecord(
-                    source=rec.source,
-                    line=rec.line,
-                    match=None,
-                    marker=None,
-                    fields=grade(rec, parsed, None, [], target_port),
-                )
-            )
+            unattributed.append(unattributed_record(rec, parsed))
     for i, lines in slotted.items():
         if len(lines) == 1 and not matched.get(i):
             rec, parsed = lines[0]
             attach(i, rec, parsed, MatchKind.TIME, None, [])
         else:
             for rec, parsed in lines:
-                unattributed.append(
-                    EvidenceRecord(
-                        source=rec.source,
-                        line=rec.line,
-                        match=None,
-                        marker=None,
-                        fields=grade(rec, parsed, None, [], target_port),
-                    )
-                )
+                unattributed.append(unattributed_record(rec, parsed))
 
     results = []
     for i, attempt in enumerate(attempts):
