@@ -41,6 +41,9 @@ def test_default_nginx_logs_a_bare_400_without_reason_or_identity(nginx_default,
         assert "MTLS-L004" in rules, a.attempt_id
         if a.probe_id != "control.no-cert":
             assert "MTLS-L003" in rules, a.attempt_id
+    # The forged issuer copies the CA name nginx advertises in its CertificateRequest.
+    forged = next(a for a in report.attempts if a.probe_id == "chain.forged-issuer")
+    assert "CertificateRequest" in (forged.note or "")
     valid = [a for a in report.attempts if a.probe_id == "control.valid"]
     assert valid and all(a.outcome.kind is OutcomeKind.ACCEPTED for a in valid)
     assert not [f for f in report.findings if f.rule_id == "MTLS-E001"]

@@ -31,6 +31,7 @@ from mtlsaudit.models import (
     Attempt,
     Markers,
     Need,
+    Outcome,
     OutcomeKind,
     ScanFacts,
     SkippedProbe,
@@ -39,6 +40,7 @@ from mtlsaudit.models import (
 )
 from mtlsaudit.probes import ForgeContext, Forged, Probe, catalogue
 from mtlsaudit.transport import ClientMaterial, connect, http_request
+from mtlsaudit.transport.canames import advertised_ca_names
 from mtlsaudit.transport.tls import version_refused
 
 _TAGS = {TlsVersion.TLS1_3: "t13", TlsVersion.TLS1_2: "t12"}
@@ -163,7 +165,7 @@ def _control_material(trust: TrustMaterial, workdir: Path, scan_id: str) -> Clie
 async def _preflight(
     target: Target, trust: TrustMaterial, options: ScanOptions, workdir: Path, scan_id: str
 ) -> tuple[list[TlsVersion], list[Attempt], list[x509.Name]]:
-    """Which versions does the server speak? Is it there at all? What CA issued it?"""
+    """Which versions does the server speak? Is it there at all? Which CAs does it name?"""
     material = _control_material(trust, workdir, scan_id)
     supported: list[TlsVersion] = []
     own: list[Attempt] = []
@@ -199,13 +201,28 @@ async def _preflight(
             ("connect", "resolve")
         ):
             raise TargetUnreachable(f"cannot reach {target.host}:{target.port}: {result.outcome.reason}")
-        if result.peer_cert_der:
-            issuers.append(x509.load_der_x509_certificate(result.peer_cert_der).issuer)
         handshake_done = result.negotiated_version is not None
         if not handshake_done and (result.outcome.kind is OutcomeKind.ERROR or version_refused(result)):
             reasons.append(f"{version.value}: {result.outcome}")
             continue
         supported.append(version)
+    if supported:
+        started = dt.datetime.now(dt.UTC)
+        issuers, local = await advertised_ca_names(target.host, target.port, target.sni, options.timeout)
+        if local is not None:
+            own.append(
+                Attempt(
+                    attempt_id="preflight@ca-names",
+                    probe_id="preflight",
+                    tls_version=TlsVersion.TLS1_2,
+                    started_at=started,
+                    ended_at=dt.datetime.now(dt.UTC),
+                    local_ip=local[0],
+                    local_port=local[1],
+                    outcome=Outcome(kind=OutcomeKind.ACCEPTED, reason="CertificateRequest read"),
+                    markers=Markers(),
+                )
+            )
     if not supported:
         raise TargetUnreachable(
             f"{target.host}:{target.port} completed no TLS 1.2/1.3 handshake ({'; '.join(reasons)})"
