@@ -50,13 +50,11 @@ def untrusted_root(ctx: ForgeContext, tag: str) -> list[Forged]:
 )
 def forged_issuer(ctx: ForgeContext, tag: str) -> list[Forged]:
     cn = name(leaf_name_cn(ctx, "chain.forged-issuer", tag))
-    if ctx.ca is not None:
+    if ctx.advertised_ca_names:
+        issuer = ctx.advertised_ca_names[0]
+        note = "issuer DN copied from a CA name the server advertises in its CertificateRequest"
+    elif ctx.ca is not None:
         issuer, note = ctx.ca.name, "issuer DN copied from the given CA certificate"
-    elif ctx.advertised_ca_names:
-        issuer, note = (
-            ctx.advertised_ca_names[0],
-            "issuer DN copied from a CA name the server advertises",
-        )
     else:
         issuer = name(f"mtlsaudit-{ctx.scan_id}-unknown-issuer")
         note = "server advertised no CA names: issuer DN is made up (same as untrusted-root)"
