@@ -21,7 +21,7 @@ from mtlsaudit.models import (
     ScanReport,
     Severity,
 )
-from mtlsaudit.probes import catalogue
+from mtlsaudit.probes import ProbeMeta, catalogue
 
 SCHEMA_VERSION = "1.0"
 
@@ -34,11 +34,8 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
-def _probe_meta(probe_id: str) -> object:
-    for p in catalogue():
-        if p.id == probe_id:
-            return p.meta
-    return None
+def _probe_meta(probe_id: str) -> ProbeMeta | None:
+    return next((p.meta for p in catalogue() if p.id == probe_id), None)
 
 
 def _finding(
@@ -94,10 +91,11 @@ def invalid_accepted(facts: ScanFacts) -> Iterator[Finding]:
     for a in facts.attempts:
         if a.outcome.kind is OutcomeKind.ACCEPTED and not a.expects_acceptance:
             meta = _probe_meta(a.probe_id)
-            severity = getattr(meta, "severity", Severity.HIGH)
-            cwe = list(getattr(meta, "cwe", (295,)))
-            rem = PROBE_REMEDIATION.get(getattr(meta, "remediation", ""), "")
-            title = getattr(meta, "title", a.probe_id)
+            # A stored scan may name a probe this version no longer has: judge it generically.
+            severity = meta.severity if meta else Severity.HIGH
+            cwe = list(meta.cwe) if meta else [295]
+            rem = PROBE_REMEDIATION.get(meta.remediation, "") if meta else ""
+            title = meta.title if meta else a.probe_id
             yield _finding(
                 facts,
                 "MTLS-E001",

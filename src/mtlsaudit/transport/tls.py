@@ -48,7 +48,6 @@ class ConnectionResult:
     local_ip: str | None
     local_port: int | None
     negotiated_version: str | None
-    peer_cert_der: bytes | None = None
 
 
 def alert_name(exc: BaseException) -> str | None:
@@ -178,17 +177,16 @@ async def connect(
                 None,
             )
         writer = stream
-        negotiated, peer = _session_facts(stream)
+        negotiated = _negotiated_version(stream)
         if request is None:
             return ConnectionResult(
                 Outcome(kind=OutcomeKind.ACCEPTED, reason="handshake only"),
                 local_ip,
                 local_port,
                 negotiated,
-                peer,
             )
         outcome = await _exchange(reader, stream, request, timeout)
-        return ConnectionResult(outcome, local_ip, local_port, negotiated, peer)
+        return ConnectionResult(outcome, local_ip, local_port, negotiated)
     finally:
         if writer is not None:
             writer.transport.abort()
@@ -198,16 +196,17 @@ async def connect(
             sock.close()
 
 
-def _session_facts(writer: asyncio.StreamWriter) -> tuple[str | None, bytes | None]:
-    """Negotiated version and server certificate; the server may already have torn the
-    session down (TLS 1.3 rejection), in which case ssl raises "handshake not done yet"."""
+def _negotiated_version(writer: asyncio.StreamWriter) -> str | None:
+    """The server may already have torn the session down (TLS 1.3 rejection); ssl then
+    raises "handshake not done yet" instead of answering."""
     ssl_obj = writer.get_extra_info("ssl_object")
     if ssl_obj is None:
-        return None, None
+        return None
     try:
-        return ssl_obj.version(), ssl_obj.getpeercert(binary_form=True)
+        version = ssl_obj.version()
     except (ValueError, ssl.SSLError):
-        return None, None
+        return None
+    return str(version) if version else None
 
 
 def _handshake_error(exc: ssl.SSLError) -> Outcome:
