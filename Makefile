@@ -1,10 +1,10 @@
 # One command to set up and run the demo, one to set up and pass the tests.
-# Both install what they need: apt packages (nginx, openssl) when missing, a venv, the package.
+# Both install what they need: apt packages (nginx, haproxy, apache2, golang-go, nodejs,
+# openssl) when missing, a venv, the package.
 
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := nginx-light openssl
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck system-deps venv clean benchmark schema
@@ -19,6 +19,10 @@ system-deps:
 	@missing=""; \
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	[ -x /usr/sbin/apache2 ] || missing="$$missing apache2"; \
+	command -v go >/dev/null 2>&1 || missing="$$missing golang-go"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \

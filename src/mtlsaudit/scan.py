@@ -25,11 +25,17 @@ from cryptography.hazmat.primitives import hashes
 from mtlsaudit._version import __version__
 from mtlsaudit.collect import Collector, Source
 from mtlsaudit.correlate import correlate
+from mtlsaudit.correlate.correlator import overlaps
+from mtlsaudit.correlate.fields import parse_line, parse_timestamp
+from mtlsaudit.correlate.reasons import defect_classes_in
 from mtlsaudit.errors import TargetUnreachable, UsageError
 from mtlsaudit.forge import CA, Credential, name
 from mtlsaudit.models import (
     Attempt,
+    AttemptResult,
+    EvidenceRecord,
     Markers,
+    MatchKind,
     Need,
     Outcome,
     OutcomeKind,
@@ -72,6 +78,9 @@ class ScanOptions:
         settle: seconds a record may lag behind its attempt and still count as on time.
         late: further seconds we keep reading; records seen then are ``logged_late``.
         slot: if > 0, start each attempt on a fresh multiple of this many seconds.
+        refine: re-run, each alone in a quiet time slot, the attempts that only
+            time-stamped lines could explain (no marker, no ip:port), so that a line
+            carrying only a time (and perhaps a reason) can be attributed without guessing.
         versions: TLS versions to try (default: 1.3 and 1.2, as the server speaks them).
     """
 
@@ -80,6 +89,7 @@ class ScanOptions:
     settle: float = 1.0
     late: float = 2.0
     slot: float = 0.0
+    refine: bool = True
     versions: tuple[TlsVersion, ...] = (TlsVersion.TLS1_3, TlsVersion.TLS1_2)
 
 
@@ -151,22 +161,27 @@ def plan(probes: list[Probe], ctx: ForgeContext, versions: list[TlsVersion]) -> 
     return out
 
 
-def _control_material(trust: TrustMaterial, workdir: Path, scan_id: str) -> ClientMaterial:
+def _control_material(trust: TrustMaterial, workdir: Path, scan_id: str) -> tuple[ClientMaterial, Markers]:
     if trust.ca is not None:
         cred = trust.ca.issue(name(f"mtlsaudit-{scan_id}-preflight"))
+        markers = Markers(
+            common_names=[f"mtlsaudit-{scan_id}-preflight"],
+            serials_hex=[format(cred.leaf.serial_number, "X")],
+        )
     elif trust.client is not None:
         cred = trust.client
+        markers = Markers()
     else:
-        return ClientMaterial()
+        return ClientMaterial(), Markers()
     cert, key = cred.write(workdir, "preflight")
-    return ClientMaterial(cert, key)
+    return ClientMaterial(cert, key), markers
 
 
 async def _preflight(
     target: Target, trust: TrustMaterial, options: ScanOptions, workdir: Path, scan_id: str
 ) -> tuple[list[TlsVersion], list[Attempt], list[x509.Name]]:
     """Which versions does the server speak? Is it there at all? Which CAs does it name?"""
-    material = _control_material(trust, workdir, scan_id)
+    material, own_markers = _control_material(trust, workdir, scan_id)
     supported: list[TlsVersion] = []
     own: list[Attempt] = []
     issuers: list[x509.Name] = []
@@ -194,7 +209,7 @@ async def _preflight(
                 local_ip=result.local_ip,
                 local_port=result.local_port,
                 outcome=result.outcome,
-                markers=Markers(http_path=path),
+                markers=own_markers.model_copy(update={"http_path": path}),
             )
         )
         if result.outcome.kind is OutcomeKind.ERROR and (result.outcome.reason or "").startswith(
@@ -228,6 +243,85 @@ async def _preflight(
             f"{target.host}:{target.port} completed no TLS 1.2/1.3 handshake ({'; '.join(reasons)})"
         )
     return supported, own, issuers
+
+
+async def _run_attempt(
+    target: Target, item: _Planned, options: ScanOptions, workdir: Path, scan_id: str, stem: str
+) -> Attempt:
+    """Connect once with ``item``'s credential, send the marked request, record the answer."""
+    material = ClientMaterial(legacy_crypto=item.forged.legacy_crypto)
+    if item.forged.credential is not None:
+        cert, key = item.forged.credential.write(workdir, stem)
+        material = ClientMaterial(cert, key, item.forged.legacy_crypto)
+    path = f"{target.path_prefix}/{scan_id}/{item.probe.id}/{item.tag}"
+    user_agent = f"mtlsaudit/{__version__} ({scan_id}/{item.probe.id}/{item.tag})"
+    started = dt.datetime.now(dt.UTC)
+    result = await connect(
+        target.host,
+        target.port,
+        sni=target.sni,
+        version=item.version,
+        material=material,
+        request=http_request(target.sni or target.host, path, user_agent),
+        timeout=options.timeout,
+    )
+    ended = dt.datetime.now(dt.UTC)
+    leaf = item.forged.credential.leaf if item.forged.credential else None
+    return Attempt(
+        attempt_id=item.attempt_id,
+        probe_id=item.probe.id,
+        tls_version=item.version,
+        started_at=started,
+        ended_at=ended,
+        local_ip=result.local_ip,
+        local_port=result.local_port,
+        negotiated_version=result.negotiated_version,
+        outcome=result.outcome,
+        markers=markers_for(item.forged, path, user_agent),
+        expects_acceptance=item.forged.expects_acceptance,
+        expected_reasons=list(item.forged.reasons or item.probe.meta.reasons),
+        subject=leaf.subject.rfc4514_string() if leaf is not None else None,
+        note=item.forged.note,
+    )
+
+
+#: Quiet time around a re-run attempt: at least twice the correlator's slot tolerance.
+_MIN_GAP = 0.15
+_MAX_GAP = 2.5
+
+
+def undecided_attempts(results: list[AttemptResult], unattributed: list[EvidenceRecord]) -> tuple[list[int], float]:
+    """Attempts an unattributed line might belong to, and the coarsest stamp resolution seen.
+
+    A line left unattributed because it fell in several back-to-back slots could still
+    make an attempt logged (if nothing else names it) or give it its reason (if the line
+    states the attempt's defect). Those attempts are worth a re-run in a quiet slot.
+    """
+    lines = [
+        (st, defect_classes_in(r.line)) for r in unattributed if (st := parse_timestamp(parse_line(r.line))) is not None
+    ]
+    undecided: list[int] = []
+    resolution = 0.0
+    for i, result in enumerate(results):
+        strong = any(r.match in (MatchKind.EXACT, MatchKind.ENDPOINT) for r in result.evidence.records)
+        expected = set(result.expected_reasons)
+        near = [(st, classes) for st, classes in lines if overlaps(st, result)]
+        useful = [st for st, classes in near if not strong or classes & expected]
+        weak_only = bool(result.evidence.records) and not strong
+        if useful or weak_only:
+            undecided.append(i)
+            resolution = max([resolution, *(st.resolution for st in useful)])
+    return undecided, resolution
+
+
+async def _drain(collector: Collector, attempts: list[Attempt], options: ScanOptions) -> None:
+    """Keep reading until ``settle + late`` after the last attempt, then flush."""
+    last = attempts[-1].ended_at if attempts else dt.datetime.now(dt.UTC)
+    deadline = last + dt.timedelta(seconds=options.settle + options.late)
+    while dt.datetime.now(dt.UTC) < deadline:
+        collector.poll()
+        await asyncio.sleep(0.1)
+    collector.poll(final=True)
 
 
 async def _sleep_to_slot(slot: float) -> None:
@@ -266,66 +360,58 @@ async def run_scan(
         attempts: list[Attempt] = []
         probe_started = time.perf_counter()
         total = len(the_plan.planned)
-        host_header = target.sni or target.host
         for n, item in enumerate(the_plan.planned):
             if progress:
                 progress(item.attempt_id, n, total)
-            material = ClientMaterial(legacy_crypto=item.forged.legacy_crypto)
-            if item.forged.credential is not None:
-                cert, key = item.forged.credential.write(workdir, f"a{n}")
-                material = ClientMaterial(cert, key, item.forged.legacy_crypto)
-            path = f"{target.path_prefix}/{scan_id}/{item.probe.id}/{item.tag}"
-            user_agent = f"mtlsaudit/{__version__} ({scan_id}/{item.probe.id}/{item.tag})"
             await _sleep_to_slot(options.slot)
-            started = dt.datetime.now(dt.UTC)
-            result = await connect(
-                target.host,
-                target.port,
-                sni=target.sni,
-                version=item.version,
-                material=material,
-                request=http_request(host_header, path, user_agent),
-                timeout=options.timeout,
-            )
-            ended = dt.datetime.now(dt.UTC)
-            leaf = item.forged.credential.leaf if item.forged.credential else None
-            attempts.append(
-                Attempt(
-                    attempt_id=item.attempt_id,
-                    probe_id=item.probe.id,
-                    tls_version=item.version,
-                    started_at=started,
-                    ended_at=ended,
-                    local_ip=result.local_ip,
-                    local_port=result.local_port,
-                    negotiated_version=result.negotiated_version,
-                    outcome=result.outcome,
-                    markers=markers_for(item.forged, path, user_agent),
-                    expects_acceptance=item.forged.expects_acceptance,
-                    expected_reasons=list(item.forged.reasons or item.probe.meta.reasons),
-                    subject=leaf.subject.rfc4514_string() if leaf is not None else None,
-                    note=item.forged.note,
-                )
-            )
+            attempts.append(await _run_attempt(target, item, options, workdir, scan_id, f"a{n}"))
             collector.poll()
         probe_seconds = time.perf_counter() - probe_started
         if progress:
             progress("waiting for logs", total, total)
         if sources:
-            last = attempts[-1].ended_at if attempts else dt.datetime.now(dt.UTC)
-            deadline = last + dt.timedelta(seconds=options.settle + options.late)
-            while dt.datetime.now(dt.UTC) < deadline:
-                collector.poll()
-                await asyncio.sleep(0.1)
-            collector.poll(final=True)
+            await _drain(collector, attempts, options)
+        settle = dt.timedelta(seconds=options.settle)
         results, unattributed = correlate(
             attempts,
             collector.records,
             have_sources=bool(sources),
-            settle=dt.timedelta(seconds=options.settle),
+            settle=settle,
             target_port=target.port,
             ignored=preflight,
         )
+        undecided, resolution = undecided_attempts(results, unattributed)
+        if sources and options.refine and undecided:
+            if progress:
+                progress("re-running undecided attempts in quiet slots", total, total)
+            items = {item.attempt_id: item for item in the_plan.planned}
+            gap = min(_MAX_GAP, max(_MIN_GAP, resolution + _MIN_GAP))
+            mark = len(collector.records)
+            refined: list[Attempt] = []
+            await asyncio.sleep(gap)
+            for n, i in enumerate(undecided):
+                refined.append(
+                    await _run_attempt(target, items[results[i].attempt_id], options, workdir, scan_id, f"r{n}")
+                )
+                collector.poll()
+                await asyncio.sleep(gap)
+            await _drain(collector, refined, options)
+            again, more = correlate(
+                refined,
+                collector.records[mark:],
+                have_sources=True,
+                settle=settle,
+                target_port=target.port,
+                ignored=[*preflight, *attempts],
+            )
+            note = (
+                f"re-run alone in a {gap:.2f} s quiet slot: a line with neither marker nor "
+                "source address fell between this attempt and its neighbours"
+            )
+            for i, result in zip(undecided, again, strict=True):
+                joined = f"{result.note}; {note}" if result.note else note
+                results[i] = result.model_copy(update={"note": joined})
+            unattributed += more
         if not sources:
             notes.append("no log source given (--log): logging could not be judged, only enforcement")
         elif not collector.records:

@@ -89,7 +89,7 @@ class _TokenIndex:
         return out
 
 
-def _overlaps(stamp: F.Stamp, attempt: Attempt) -> bool:
+def overlaps(stamp: F.Stamp, attempt: Attempt) -> bool:
     start = stamp.at
     end = stamp.at + dt.timedelta(seconds=stamp.resolution)
     return start <= attempt.ended_at + SLOT_TOLERANCE and end >= attempt.started_at - SLOT_TOLERANCE
@@ -226,7 +226,9 @@ def correlate(
     slotted: dict[int, list[tuple[LogRecord, F.ParsedLine]]] = defaultdict(list)
     for rec, parsed in leftovers:
         stamp = F.parse_timestamp(parsed)
-        candidates = [i for i, a in enumerate(attempts) if stamp and _overlaps(stamp, a)]
+        candidates = [i for i, a in enumerate(attempts) if stamp and overlaps(stamp, a)]
+        if stamp and not candidates and any(overlaps(stamp, a) for a in ignored or []):
+            continue  # in the slot of the scanner's own preflight connection, and only there
         classes = defect_classes_in(rec.line)
         by_reason = [i for i in candidates if classes & set(attempts[i].expected_reasons)]
         if len(by_reason) == 1:

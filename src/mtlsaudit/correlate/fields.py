@@ -310,10 +310,10 @@ def normalise_ip(ip: str) -> str:
 def find_endpoints(parsed: ParsedLine) -> list[tuple[str, int]]:
     """Every ``ip:port`` the record names (structured fields first)."""
     found: list[tuple[str, int]] = []
-    for ip_key, port_key in zip(_IP_KEYS, _PORT_KEYS, strict=False):
-        ip, port = parsed.flat.get(ip_key), parsed.flat.get(port_key)
-        if ip and port and port.isdigit():
-            found.append((normalise_ip(ip), int(port)))
+    ip = next((parsed.flat[k] for k in _IP_KEYS if parsed.flat.get(k)), None)
+    port = next((parsed.flat[k] for k in _PORT_KEYS if parsed.flat.get(k, "").isdigit()), None)
+    if ip and port:
+        found.append((normalise_ip(ip), int(port)))
     for m in _IPV4_PORT.finditer(parsed.text):
         found.append((m.group(1), int(m.group(2))))
     for m in _IPV6_PORT.finditer(parsed.text):

@@ -39,7 +39,7 @@ DEFECT_REASONS: dict[str, tuple[str, ...]] = {
     ),
     "untrusted": (
         r"unable to get (?:local )?issuer",
-        r"self[- ]?signed",
+        r"self[-_ ]?signed",
         r"unknown[ _]ca\b",
         r"unknown authority",
         r"UNABLE_TO_GET_ISSUER_CERT",
@@ -53,6 +53,8 @@ DEFECT_REASONS: dict[str, tuple[str, ...]] = {
         r"CERT_SIGNATURE_FAILURE",
         r"decrypt[ _]error",
         r"verification error",
+        # Go: x509: ECDSA verification failure
+        r"verification failure",
         r"bad signature",
         r"invalid padding",
         r"signature (?:is )?invalid",
@@ -76,6 +78,8 @@ DEFECT_REASONS: dict[str, tuple[str, ...]] = {
         r"not a ca\b",
         r"basic ?constraints",
         r"not authorized to sign",
+        # Go: parent certificate cannot sign this kind of certificate
+        r"cannot sign this kind of certificate",
         _codes(24, 79),
     ),
     "purpose": (
@@ -114,6 +118,8 @@ GENERIC_FAILURE: tuple[str, ...] = (
     r"verification failed",
     r"handshake (?:error|failure|failed)",
     r"not trusted",
+    # HAProxy: "SSL client CA chain cannot be verified" (any error at depth > 0).
+    r"cannot be verified",
     r"bad[ _]certificate",
     r"certificate error",
     r"ssl certificate error",
