@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from mtlsaudit.remediate import remedy  # noqa: E402
 from servers import TestPki, start_nginx  # noqa: E402
 
 from mtlsaudit.collect.file import FileSource  # noqa: E402
@@ -40,7 +41,7 @@ def main() -> None:
     print(f"forge: {len(the_plan.planned)} credentials in {statistics.median(forge_times) * 1000:.1f} ms "
           f"(median of {REPEATS})")
 
-    server = start_nginx("hardened", pki, work / "nginx")
+    server = start_nginx("default", pki, work / "nginx", remedy("nginx").snippet())
     try:
         material = ClientMaterial(pki.client_pem, pki.client_key)
 

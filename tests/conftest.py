@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mtlsaudit.remediate import remedy
 from servers import RunningServer, TestPki, start_nginx
 
 
@@ -23,6 +24,16 @@ def nginx_default(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="session")
 def nginx_hardened(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    server = start_nginx("hardened", pki, tmp_path_factory.mktemp("nginx-hardened"))
+    snippet = remedy("nginx").snippet()
+    server = start_nginx("default", pki, tmp_path_factory.mktemp("nginx-hardened"), snippet)
     yield server
     server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from test_matrix import SUMMARY
+
+    if SUMMARY:
+        terminalreporter.section("real-server matrix")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)

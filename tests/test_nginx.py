@@ -1,4 +1,4 @@
-"""Scans of real nginx at Debian-default and at hardened logging (issue: core scan)."""
+"""Scans of real nginx at Debian-default logging and with `mtlsaudit remediate nginx` applied."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def test_hardened_nginx_is_attributed_exactly_with_reason_and_identity(nginx_har
         )
     expired = next(a for a in report.attempts if a.attempt_id == "validity.expired@t13")
     assert any("certificate has expired" in r.line for r in expired.evidence.records)
-    # nginx writes the verify reason at [info] only: the failure severity rule must say so.
-    assert any(f.rule_id == "MTLS-L005" for f in report.findings)
+    # nginx writes the verify reason at [info] only; the remediation's JSON access line
+    # states "warn" for every failed or missing certificate, so no L005 is left.
+    assert not any(f.rule_id == "MTLS-L005" for f in report.findings)
+    assert any('"log.level":"warn"' in r.line for r in expired.evidence.records)
     assert report.coverage == 1.0

@@ -1,0 +1,49 @@
+"""Guard for stdlib servers (``socketserver`` / ``http.server``).
+
+The usual ``httpd.socket = ctx.wrap_socket(httpd.socket)`` runs the handshake inside
+``accept()``, where ``socketserver`` swallows every failure. The mixin accepts plain
+TCP and runs the handshake in ``finish_request`` (the worker thread with
+``ThreadingMixIn``), through :class:`~mtlsaudit.guard.tls.TLSGuard`, which logs it.
+"""
+
+from __future__ import annotations
+
+import http.server
+import socketserver
+from typing import Any
+
+from mtlsaudit.guard.tls import TLSGuard
+
+
+class GuardedServerMixin:
+    """Mix in before a ``socketserver`` server class; pass ``guard=`` to the constructor."""
+
+    guard: TLSGuard
+
+    def __init__(self, *args: Any, guard: TLSGuard, **kwargs: Any) -> None:
+        self.guard = guard
+        super().__init__(*args, **kwargs)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        tls = self.guard.accept(request, client_address)
+        if tls is not None:
+            super().finish_request(tls, client_address)  # type: ignore[misc]
+
+    def shutdown_request(self, request: Any) -> None:
+        # The handler may have been given the TLS socket; the plain one is closed either way.
+        super().shutdown_request(request)  # type: ignore[misc]
+
+    def server_close(self) -> None:
+        super().server_close()  # type: ignore[misc]
+        self.guard.audit.close()
+
+
+class GuardedHTTPServer(GuardedServerMixin, http.server.ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` whose every TLS handshake is audited.
+
+    ``GuardedHTTPServer(("0.0.0.0", 8443), Handler, guard=TLSGuard.from_files(...))``;
+    in the handler, ``self.request.client_certificate`` is the verified certificate.
+    """
+
+
+__all__ = ["GuardedHTTPServer", "GuardedServerMixin", "socketserver"]

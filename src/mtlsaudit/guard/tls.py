@@ -1,0 +1,249 @@
+"""The TLS side of the guard: a pyOpenSSL server context whose verify callback keeps the
+certificates it was shown, so a rejected certificate can still be named in the log.
+
+stdlib ``ssl`` has no verify callback and forgets a peer certificate that failed
+verification; that is why the guard terminates TLS with pyOpenSSL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import logging
+import select
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from OpenSSL import SSL
+
+from mtlsaudit.guard.events import AuditLog, certificate_fields
+
+_VERSIONS = {"TLSv1.2": SSL.TLS1_2_VERSION, "TLSv1.3": SSL.TLS1_3_VERSION}
+
+
+def verify_error_text(errnum: int) -> str:
+    """OpenSSL's wording for an X509 verify error code ("certificate has expired")."""
+    from OpenSSL._util import ffi, lib  # not exposed publicly by pyOpenSSL
+
+    return str(ffi.string(lib.X509_verify_cert_error_string(errnum)).decode())
+
+
+def ssl_error_text(exc: BaseException) -> str:
+    if isinstance(exc, SSL.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        return "; ".join(str(part[-1]) for part in exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+def pump(step: Callable[[], Any], sock: socket.socket, deadline: float) -> Any:
+    """Run one pyOpenSSL step on a non-blocking socket until done or ``deadline``."""
+    while True:
+        try:
+            return step()
+        except SSL.WantReadError:
+            wait: tuple[list[socket.socket], list[socket.socket]] = ([sock], [])
+        except SSL.WantWriteError:
+            wait = ([], [sock])
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("TLS peer too slow")
+        select.select(wait[0], wait[1], [], remaining)
+
+
+class _Seen:
+    """What the verify callback saw on one connection."""
+
+    def __init__(self) -> None:
+        self.certs: dict[int, x509.Certificate] = {}
+        self.error: tuple[int, int] | None = None  # (errnum, depth), the first one
+
+    def leaf(self) -> x509.Certificate | None:
+        return self.certs.get(0) or (self.certs[min(self.certs)] if self.certs else None)
+
+
+class TLSGuard:
+    """Server-side mTLS handshakes that always end in one audit event."""
+
+    def __init__(self, context: SSL.Context, audit: AuditLog | None = None, handshake_timeout: float = 10.0) -> None:
+        self.context = context
+        self.audit = audit or AuditLog()
+        self.handshake_timeout = handshake_timeout
+        context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self._verify)
+
+    @classmethod
+    def from_files(
+        cls,
+        cert: str | Path,
+        key: str | Path,
+        ca: str | Path,
+        *,
+        min_version: str = "TLSv1.2",
+        audit: AuditLog | None = None,
+        handshake_timeout: float = 10.0,
+    ) -> TLSGuard:
+        """A context that requires a client certificate issued by ``ca``."""
+        ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+        ctx.set_min_proto_version(_VERSIONS[min_version])
+        ctx.use_certificate_chain_file(str(cert))
+        ctx.use_privatekey_file(str(key))
+        ctx.load_verify_locations(str(ca))
+        ctx.set_verify_depth(4)
+        return cls(ctx, audit, handshake_timeout)
+
+    @staticmethod
+    def _verify(conn: SSL.Connection, cert: Any, errnum: int, depth: int, ok: int) -> bool:
+        seen = conn.get_app_data()
+        if isinstance(seen, _Seen):
+            seen.certs[depth] = cert.to_cryptography()
+            if not ok and seen.error is None:
+                seen.error = (errnum, depth)
+        return bool(ok)
+
+    def accept(self, sock: socket.socket, address: tuple[Any, ...]) -> GuardedSocket | None:
+        """Handshake on an accepted socket. Logs one event either way; returns the TLS
+        socket, or None (socket closed) when the handshake failed."""
+        sock.setblocking(False)
+        conn = SSL.Connection(self.context, sock)
+        seen = _Seen()
+        conn.set_app_data(seen)
+        conn.set_accept_state()
+        base = {"source.ip": str(address[0]), "source.port": int(address[1])}
+        try:
+            pump(conn.do_handshake, sock, time.monotonic() + self.handshake_timeout)
+        except (SSL.Error, OSError, TimeoutError) as exc:
+            fields = {**base, **self._tls_fields(conn), **certificate_fields(seen.leaf())}
+            detail = ssl_error_text(exc)
+            if seen.error is not None:
+                errnum, depth = seen.error
+                reason, code = verify_error_text(errnum), str(errnum)
+                fields["error.stack_depth"] = depth
+            else:
+                reason, code = detail, None
+            self.audit.emit(
+                logging.WARNING,
+                f"mTLS handshake rejected: {reason}",
+                {
+                    **fields,
+                    "event.action": "mtls-handshake-rejected",
+                    "event.category": "authentication",
+                    "event.outcome": "failure",
+                    "event.reason": reason,
+                    "event.code": code,
+                    "error.message": detail,
+                },
+            )
+            sock.close()
+            return None
+        peer = conn.get_peer_certificate()
+        cert = peer.to_cryptography() if peer is not None else None
+        self.audit.emit(
+            logging.INFO,
+            "mTLS client authenticated",
+            {
+                **base,
+                **self._tls_fields(conn),
+                **certificate_fields(cert),
+                "event.action": "mtls-handshake-accepted",
+                "event.category": "authentication",
+                "event.outcome": "success",
+            },
+        )
+        return GuardedSocket(conn, sock, address, cert)
+
+    @staticmethod
+    def _tls_fields(conn: SSL.Connection) -> dict[str, Any]:
+        name = conn.get_servername()
+        version = conn.get_protocol_version_name()
+        return {
+            "tls.client.server_name": name.decode("ascii", "backslashreplace") if name else None,
+            "tls.version": None if version in ("", "unknown") else version,
+        }
+
+
+class GuardedSocket:
+    """A blocking socket look-alike over a pyOpenSSL connection (for socketserver handlers).
+
+    ``client_certificate`` is the verified client certificate, for authorisation.
+    """
+
+    def __init__(
+        self, conn: SSL.Connection, sock: socket.socket, address: tuple[Any, ...], cert: x509.Certificate | None
+    ) -> None:
+        self.conn, self.sock, self.address = conn, sock, address
+        self.client_certificate = cert
+        self.timeout: float | None = 60.0
+
+    def _deadline(self) -> float:
+        return time.monotonic() + (self.timeout if self.timeout is not None else 3600.0)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        size = nbytes or len(view)
+        try:
+            data: bytes = pump(lambda: self.conn.recv(size), self.sock, self._deadline())
+        except (SSL.ZeroReturnError, SSL.SysCallError):
+            return 0
+        view[: len(data)] = data
+        return len(data)
+
+    def recv(self, size: int) -> bytes:
+        buf = bytearray(size)
+        return bytes(buf[: self.recv_into(buf)])
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        deadline = self._deadline()
+        while view:
+            sent: int = pump(functools.partial(self.conn.send, view[:16384].tobytes()), self.sock, deadline)
+            view = view[sent:]
+
+    def makefile(self, mode: str = "r", buffering: int = -1, **_: Any) -> Any:
+        raw = _RawTLS(self)
+        size = io.DEFAULT_BUFFER_SIZE if buffering in (-1, None) else max(buffering, 1)
+        return io.BufferedReader(raw, size) if "r" in mode else io.BufferedWriter(raw, size)
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def gettimeout(self) -> float | None:
+        return self.timeout
+
+    def setsockopt(self, *args: Any) -> None:
+        self.sock.setsockopt(*args)
+
+    def getpeername(self) -> Any:
+        return self.address
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def shutdown(self, how: int) -> None:
+        with contextlib.suppress(SSL.Error, OSError, TimeoutError):
+            pump(self.conn.shutdown, self.sock, time.monotonic() + 1.0)
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(how)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _RawTLS(io.RawIOBase):
+    def __init__(self, tls: GuardedSocket) -> None:
+        self.tls = tls
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self.tls.recv_into(buffer)
+
+    def write(self, data: Any) -> int:
+        self.tls.sendall(bytes(data))
+        return len(data)
