@@ -71,6 +71,7 @@ VARIANTS: list[Variant] = [
     Variant("go-default", "go", "default", start_go, about="RequireAndVerifyClientCert, default ErrorLog"),
     Variant("go-remediated", "go", "verifypeer", start_go, "go", "VerifyPeerCertificate that logs"),
     Variant("python-stdlib", "python", "stdlib_default", start_python, about="ssl.wrap_socket + http.server"),
+    Variant("python-threaded", "python", "stdlib_thread", start_python, about="handshake in the worker thread"),
     Variant("python-uvicorn", "python", "uvicorn_default", start_python, about="uvicorn --ssl-cert-reqs 2"),
     Variant("python-remediated", "python", "guard", start_python, "python", "mtlsaudit.guard"),
 ]
@@ -229,7 +230,10 @@ def draft(variant: Variant, reports: list[ScanReport]) -> str:
         example = _example(a)
         if example:
             example = example.replace(first.scan_id, "<scan>")
-            lines.append(f"# {example[:230]}")
+            parts = example.split("\n")
+            if len(parts) > 1:  # a multi-line record: its first and last line
+                example = f"{parts[0][:150]} [… {len(parts) - 2} more lines …] {parts[-1]}"
+            lines.append(f"# {example[:260]}")
         else:
             lines.append("# (no line)")
         lines.append(

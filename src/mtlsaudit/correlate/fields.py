@@ -278,6 +278,8 @@ def _otel_to_syslog(n: int) -> int:
 
 _IPV4_PORT = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})(?![\d])")
 _IPV6_PORT = re.compile(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})")
+#: Python's repr of a socket address, in socketserver and asyncio messages: ('127.0.0.1', 53412)
+_ADDR_TUPLE = re.compile(r"\(\s*'([0-9a-fA-F:.]+)',\s*(\d{1,5})\s*(?:,[^)]*)?\)")
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 _IP_KEYS = (
     "source.ip",
@@ -317,6 +319,8 @@ def find_endpoints(parsed: ParsedLine) -> list[tuple[str, int]]:
     for m in _IPV4_PORT.finditer(parsed.text):
         found.append((m.group(1), int(m.group(2))))
     for m in _IPV6_PORT.finditer(parsed.text):
+        found.append((normalise_ip(m.group(1)), int(m.group(2))))
+    for m in _ADDR_TUPLE.finditer(parsed.text):
         found.append((normalise_ip(m.group(1)), int(m.group(2))))
     return found
 
