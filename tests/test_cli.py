@@ -138,3 +138,35 @@ def test_scan_nginx_json_to_file_and_fail_on(nginx_default, pki, tmp_path):
     assert doc["schema_version"] and doc["target"]["sni"] == "localhost"
     assert {f["rule_id"] for f in doc["findings"]} >= {"MTLS-L003", "MTLS-L004"}
     assert "PRIVATE KEY" not in out.read_text()
+
+
+def test_remediate_prints_the_snippet_the_matrix_proves():
+    from matrix import VARIANTS
+    from mtlsaudit.remediate import REMEDIES, remedy
+
+    result = run("remediate", "haproxy")
+    assert result.returncode == 0, result.stderr
+    # stdout is exactly the snippet the matrix applies to HAProxy, so it can be piped.
+    assert result.stdout == remedy("haproxy").snippet()
+    assert "error-log-format" in result.stdout and "proven" in result.stderr
+    # Every snippet marked verified is applied by a matrix variant; envoy is the only one not.
+    proven = {v.remediation for v in VARIANTS if v.remediation}
+    assert proven == {k for k, r in REMEDIES.items() if r.verified}
+    assert set(REMEDIES) - proven == {"envoy"}
+
+
+def test_remediate_envoy_is_marked_not_verified():
+    result = run("remediate", "envoy")
+    assert result.returncode == 0
+    assert "NOT VERIFIED" in result.stderr and "DOWNSTREAM_PEER_FINGERPRINT_256" in result.stdout
+
+
+def test_remediate_unknown_server_is_a_usage_error():
+    one_line_error(run("remediate", "iis"), 2, "known: nginx, haproxy")
+
+
+def test_remediate_without_argument_lists_every_server():
+    result = run("remediate")
+    assert result.returncode == 0
+    for server in ("nginx", "haproxy", "apache", "node", "go", "python", "envoy"):
+        assert server in result.stdout

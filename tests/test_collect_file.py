@@ -73,7 +73,8 @@ ssl.SSLError: [SSL: TLSV1_ALERT_UNKNOWN_CA] certificate verify failed: certifica
 """
 
 # Node: console.error(err) in a tlsClientError listener.
-NODE_ERROR = """Error: 80DC635FAC7F0000:error:0A0000C7:SSL routines:tls_process_client_certificate:peer did not return a certificate
+NODE_ERROR = """Error: 80DC635FAC7F0000:error:0A0000C7:SSL routines:tls_process_client_certificate:peer \
+did not return a certificate
     at TLSSocket.onhandshakeerror (node:_tls_wrap:1000:12) {
   library: 'SSL routines',
   reason: 'peer did not return a certificate',
@@ -110,7 +111,7 @@ def test_multi_line_records_are_joined(tmp_path):
 def test_a_line_after_a_traceback_that_is_not_an_exception_starts_a_new_record():
     from mtlsaudit.collect.base import continues
 
-    tb = "boom\nTraceback (most recent call last):\n  File \"x.py\", line 1, in <module>"
+    tb = 'boom\nTraceback (most recent call last):\n  File "x.py", line 1, in <module>'
     assert continues("ValueError: bad", tb)
     assert not continues("2026-12-03 16:00:00 INFO next", tb)
     assert not continues("ValueError: bad", "plain line")

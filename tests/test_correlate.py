@@ -82,8 +82,25 @@ def rec(line: str, at: dt.datetime = T0) -> LogRecord:
         (
             "client SSL certificate verify error: (3:unable to get certificate CRL)",
             ("untrusted",),
-            ReasonQuality.GENERIC,
+            ReasonQuality.CONTRADICTING,
         ),
+        # Go's bad-signature and not-a-CA wording, inside "signed by unknown authority".
+        (
+            'x509: certificate signed by unknown authority (possibly because of "x509: ECDSA verification '
+            'failure" while trying to verify candidate authority certificate "x")',
+            ("bad-signature",),
+            ReasonQuality.SPECIFIC,
+        ),
+        (
+            'x509: certificate signed by unknown authority (possibly because of "x509: invalid signature: '
+            'parent certificate cannot sign this kind of certificate")',
+            ("not-a-ca",),
+            ReasonQuality.SPECIFIC,
+        ),
+        # Node's authorizationError codes use underscores.
+        ('{"event.reason":"DEPTH_ZERO_SELF_SIGNED_CERT"}', ("untrusted",), ReasonQuality.SPECIFIC),
+        # HAProxy's words for any error below the leaf.
+        ("fe_mtls/1: SSL client CA chain cannot be verified", ("not-a-ca",), ReasonQuality.GENERIC),
         (
             "client SSL certificate verify error: (10:certificate has expired)",
             ("untrusted",),
@@ -219,3 +236,35 @@ def test_marker_must_end_at_a_word_boundary():
         [a13], [rec("CN=mtlsaudit-s1-x-t13 rejected")], have_sources=True, settle=dt.timedelta(seconds=1)
     )
     assert results[0].evidence.records == [] or results[0].evidence.records[0].match is not MatchKind.EXACT
+
+
+@pytest.mark.parametrize(
+    ("line", "endpoint"),
+    [
+        # ECS keys, as written by the remediated Node server (port as a JSON number).
+        ('{"source.address":"127.0.0.1","source.port":36592,"log.level":"warn"}', ("127.0.0.1", 36592)),
+        # Python's repr of a socket address (socketserver.handle_error).
+        ("Exception occurred during processing of request from ('127.0.0.1', 53412)", ("127.0.0.1", 53412)),
+        ("[client 127.0.0.1:47390] AH02039", ("127.0.0.1", 47390)),
+    ],
+)
+def test_endpoints(line, endpoint):
+    assert F.find_endpoints(F.parse_line(line))[0] == endpoint
+
+
+def test_undecided_attempts_are_those_a_slot_line_might_explain():
+    from mtlsaudit.scan import undecided_attempts
+
+    # Two back-to-back no-cert attempts; Apache's "peer did not return a certificate" line
+    # has no client address and falls in both slots (±50 ms), so neither can claim it.
+    a1 = attempt(0, "control.no-cert", 40050, ["no-cert"])
+    a2 = attempt(1, "control.no-cert", 40051, ["no-cert"])
+    a3 = attempt(0, "validity.expired", 40052, ["expired"], start=T0 + dt.timedelta(seconds=30))
+    line = rec(
+        "[Thu Dec 03 15:37:49.112000 2026] [ssl:info] [pid 1:tid 2] SSL Library Error: "
+        "error:0A0000C7:SSL routines::peer did not return a certificate"
+    )
+    results, unattributed = correlate([a1, a2, a3], [line], have_sources=True, settle=dt.timedelta(seconds=1))
+    assert [u.line for u in unattributed] == [line.line]
+    undecided, resolution = undecided_attempts(results, unattributed)
+    assert undecided == [0, 1] and resolution == pytest.approx(1e-6)

@@ -1,4 +1,4 @@
-"""The command line: scan, demo, probes, forge. Thin over the library; bad input exits 2.
+"""The command line: scan, demo, probes, forge, remediate. Thin over the library; bad input exits 2.
 
 Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or configuration error,
 3 target unreachable.
@@ -298,6 +298,40 @@ def forge(
     )
     for s in the_plan.skipped:
         err.print(f"not forged: {s.probe_id}: {s.reason}")
+
+
+@app.command()
+def remediate(
+    server: Annotated[
+        str | None,
+        typer.Argument(help="nginx, haproxy, apache, node, go, python or envoy; omit to list them."),
+    ] = None,
+) -> None:
+    """Print hardened mTLS logging for a terminator: config or code on stdout, why on stderr.
+
+    Each snippet except envoy's is applied to the real server in mtlsaudit's test matrix,
+    which re-scans it and checks that the rejection-logging findings are gone.
+    """
+    from mtlsaudit.remediate import REMEDIES, remedy
+
+    if server is None:
+        table = Table(title="mtlsaudit remediate SERVER")
+        for col in ("server", "what", "proven on"):
+            table.add_column(col)
+        for r in REMEDIES.values():
+            table.add_row(r.server, r.title, r.verified or f"NOT VERIFIED: {r.unverified_reason}")
+        Console().print(table)
+        return
+    r = remedy(server)
+    err.print(f"[bold]{r.title}[/bold]")
+    err.print(f"why: {r.why}")
+    if r.verified:
+        err.print(f"proven: {r.verified} (re-scanned: no MTLS-L001/L003/L004 left)")
+    else:
+        err.print(f"[yellow]NOT VERIFIED[/yellow]: {r.unverified_reason}")
+    if r.limits:
+        err.print(f"limit: {r.limits}")
+    sys.stdout.write(r.snippet())
 
 
 @app.callback(invoke_without_command=True)

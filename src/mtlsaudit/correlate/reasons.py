@@ -105,6 +105,14 @@ DEFECT_REASONS: dict[str, tuple[str, ...]] = {
         r"insecure algorithm",
         _codes(68),
     ),
+    # Not a probe's defect: a CRL-checking server that cannot find a CRL for the issuer
+    # (nginx/Node report a self-signed leaf this way). Named so that it grades as
+    # contradicting rather than as no reason at all.
+    "crl-unavailable": (
+        r"unable to get certificate CRL",
+        r"UNABLE_TO_GET_CRL",
+        _codes(3),
+    ),
     "revoked": (
         r"\brevoked\b",
         r"CERT_REVOKED",

@@ -85,8 +85,7 @@ REMEDIES: dict[str, Remedy] = {
             "envoy",
             "envoy.yaml",
             "Envoy: access log with the downstream peer certificate fields",
-            "Envoy's default access log has no client certificate fields and no record of "
-            "failed TLS handshakes.",
+            "Envoy's default access log has no client certificate fields and no record of failed TLS handshakes.",
             None,
             unverified_reason="Envoy is not packaged for Debian and cannot run on this test "
             "machine; the snippet follows Envoy's documented access-log command operators but "
