@@ -27,6 +27,7 @@ from mtlsaudit.scan import ScanOptions, TrustMaterial, plan, run_scan, select_pr
 from mtlsaudit.transport import ClientMaterial, connect, http_request  # noqa: E402
 
 REPEATS = 5
+CERTIFICATE_PROBES = "control.*,chain.*,validity.*,usage.*,crypto.*,inject.*,identity.*,lifecycle.*"
 
 
 def main() -> None:
@@ -71,6 +72,17 @@ def main() -> None:
         print(f"scan of nginx: {attempts} attempts; probe phase {statistics.median(probe_s) * 1000:.0f} ms, "
               f"total {statistics.median(total_s):.2f} s with default settle=1.0 s + late=2.0 s "
               f"(median of {REPEATS})")
+        # What the raw-hello, garbage-DER and revocation probes add: the same scan with and
+        # without them (refinement off, so only the probes themselves are timed).
+        for label, probes in (("certificate probes only", CERTIFICATE_PROBES), ("all probes", "*")):
+            phase = []
+            for _ in range(REPEATS):
+                sources = [FileSource(f"file:{p}") for p in server.logs.values()]
+                opts = ScanOptions(probes=probes, settle=0, late=0, refine=False)
+                facts = asyncio.run(run_scan(target, trust, sources, opts))
+                phase.append(facts.probe_seconds)
+            print(f"  probe phase, {label}: {len(facts.attempts)} attempts, "
+                  f"{statistics.median(phase) * 1000:.0f} ms (median of {REPEATS})")
     finally:
         server.stop()
 

@@ -40,7 +40,7 @@ from servers import (
 GROUND_TRUTH = Path(__file__).parent / "groundtruth"
 MATRIX_OPTIONS = ScanOptions(settle=0.4, late=0.3, timeout=5)
 
-Starter = Callable[[str, TestPki, Path, str], RunningServer]
+Starter = Callable[[str, TestPki, Path, str, bool], RunningServer]
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,11 @@ class Variant:
     start: Starter
     remediation: str | None = None  # `mtlsaudit remediate <this>` applied
     about: str = ""
+    crl: bool = False  # the server checks the CA's CRL (the one `--crl-out` writes)
 
     def launch(self, pki: TestPki, prefix: Path) -> RunningServer:
         snippet = remedy(self.remediation).snippet() if self.remediation else ""
-        return self.start(self.variant, pki, prefix, snippet)
+        return self.start(self.variant, pki, prefix, snippet, self.crl)
 
 
 VARIANTS: list[Variant] = [
@@ -74,6 +75,14 @@ VARIANTS: list[Variant] = [
     Variant("python-threaded", "python", "stdlib_thread", start_python, about="handshake in the worker thread"),
     Variant("python-uvicorn", "python", "uvicorn_default", start_python, about="uvicorn --ssl-cert-reqs 2"),
     Variant("python-remediated", "python", "guard", start_python, "python", "mtlsaudit.guard"),
+    # Revocation checking on (issue: kex, malformed and revocation probes). Go's own
+    # crypto/tls has no CRL support: go-default shows what that means; the remediation checks it.
+    Variant("nginx-crl", "nginx", "default", start_nginx, "nginx", "remediated + ssl_crl + ssl_ocsp leaf", True),
+    Variant("haproxy-crl", "haproxy", "default", start_haproxy, "haproxy", "remediated + crl-file", True),
+    Variant("apache-crl", "apache", "default", start_apache, "apache", "remediated + SSLCARevocationFile", True),
+    Variant("node-crl", "node", "manual", start_node, "node", "remediated + crl option", True),
+    Variant("go-crl", "go", "verifypeer", start_go, "go", "remediated, CRL checked in verify()", True),
+    Variant("python-crl", "python", "stdlib_default", start_python, about="VERIFY_CRL_CHECK_LEAF", crl=True),
 ]
 BY_KEY = {v.key: v for v in VARIANTS}
 
@@ -227,12 +236,23 @@ def draft(variant: Variant, reports: list[ScanReport]) -> str:
             # as a silent close (research notes §2.10). Both are the same rejection.
             outcomes.add("closed_silently")
         v = verdict(a)
+        others = {
+            (w.status, w.match, w.fields)
+            for r in reports
+            for b in r.attempts
+            if b.attempt_id == a.attempt_id and (w := verdict(b))
+        }
+        if len(others) > 1:
+            print(f"UNSTABLE {variant.key} {a.attempt_id}: {sorted(others, key=str)}", file=sys.stderr)
+            lines.append(f"# UNSTABLE across {len(reports)} runs: {sorted(others, key=str)}")
         example = _example(a)
         if example:
             example = example.replace(first.scan_id, "<scan>")
             parts = example.split("\n")
             if len(parts) > 1:  # a multi-line record: its first and last line
                 example = f"{parts[0][:150]} [… {len(parts) - 2} more lines …] {parts[-1]}"
+            # Raw control characters (an injected ESC or CR) cannot stand in a TOML comment.
+            example = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in example)
             lines.append(f"# {example[:260]}")
         else:
             lines.append("# (no line)")
@@ -250,11 +270,14 @@ def _record(keys: list[str], runs: int = 3) -> None:
     pki = TestPki.create(base / "pki")
     for key in keys:
         variant = BY_KEY[key]
-        server = variant.launch(pki, base / key)
-        try:
-            reports = [scan(server, pki, key) for _ in range(runs)]
-        finally:
-            server.stop()
+        reports = []
+        for run in range(runs):
+            # A fresh server per run: no state (rate limits, caches) carries over.
+            server = variant.launch(pki, base / f"{key}-{run}")
+            try:
+                reports.append(scan(server, pki, key))
+            finally:
+                server.stop()
         (GROUND_TRUTH / f"{key}.toml").write_text(draft(variant, reports))
         print(f"wrote {GROUND_TRUTH / f'{key}.toml'}")
 

@@ -19,6 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mtlsaudit.forge import CA, Credential, name
 from mtlsaudit.forge.pki import write_secret
+from mtlsaudit.forge.revocation import write_crl
 
 TARGETS = Path(__file__).parent / "targets"
 
@@ -69,6 +70,7 @@ class TestPki:
     client_pem: Path
     client_key: Path
     server_bundle: Path  # certificate + key in one file (HAProxy's crt), mode 0600
+    crl: Path  # the CA's CRL revoking the revocation probe's serial
 
     @classmethod
     def create(cls, directory: Path) -> TestPki:
@@ -80,7 +82,8 @@ class TestPki:
         client_pem, client_key = client.write(directory, "client")
         bundle = directory / "server-bundle.pem"
         write_secret(bundle, server.chain_pem() + server.key_pem())
-        return cls(ca, client, directory, ca_pem, ca_key, server_pem, server_key, client_pem, client_key, bundle)
+        crl = write_crl(ca, directory / "crl.pem")  # what `mtlsaudit scan --crl-out` writes
+        return cls(ca, client, directory, ca_pem, ca_key, server_pem, server_key, client_pem, client_key, bundle, crl)
 
     def values(self, port: int, prefix: Path) -> dict[str, str]:
         """Placeholders that target configs and programs in tests/targets/ use."""
@@ -90,6 +93,7 @@ class TestPki:
             "{key}": str(self.server_key),
             "{bundle}": str(self.server_bundle),
             "{ca}": str(self.ca_pem),
+            "{crl}": str(self.crl),
             "{prefix}": str(prefix),
         }
 
@@ -148,7 +152,12 @@ def launch(
     return RunningServer(port, logs, proc)
 
 
-def start_nginx(variant: str, pki: TestPki, prefix: Path, remediation: str = "") -> RunningServer:
+#: How each server is told to check the CA's CRL (the revocation probe's variants).
+NGINX_CRL = "ssl_crl {crl};\n        ssl_ocsp leaf;  # also ask the certificate's OCSP responder"
+APACHE_CRL = "SSLCARevocationFile {crl}\n    SSLCARevocationCheck leaf"
+
+
+def start_nginx(variant: str, pki: TestPki, prefix: Path, remediation: str = "", crl: bool = False) -> RunningServer:
     """nginx from tests/targets/nginx with the ``variant`` logging and, optionally, the
     remediation snippet (`mtlsaudit remediate nginx`) inside the http block."""
     binary = need_binary("nginx")
@@ -163,6 +172,7 @@ def start_nginx(variant: str, pki: TestPki, prefix: Path, remediation: str = "")
     }
     conf = fill((TARGETS / "nginx" / "nginx.conf.in").read_text(), values)
     conf = fill(conf, {"{prefix}": str(prefix), "# @remediation@": remediation})
+    conf = fill(conf, {"# @crl@": fill(NGINX_CRL, values) if crl else ""})
     conf = conf.replace("/var/log/nginx/", f"{prefix}/")
     conf_path = prefix / "nginx.conf"
     conf_path.write_text(conf)
@@ -178,11 +188,12 @@ def start_nginx(variant: str, pki: TestPki, prefix: Path, remediation: str = "")
     )
 
 
-def start_haproxy(variant: str, pki: TestPki, prefix: Path, remediation: str = "") -> RunningServer:
+def start_haproxy(variant: str, pki: TestPki, prefix: Path, remediation: str = "", crl: bool = False) -> RunningServer:
     """HAProxy from tests/targets/haproxy/<variant>.cfg; its syslog-framed stdout is the log."""
     binary = need_binary("haproxy")
     port = free_port()
-    conf = fill((TARGETS / "haproxy" / f"{variant}.cfg").read_text(), pki.values(port, prefix))
+    values = {**pki.values(port, prefix), "{crl_option}": f"crl-file {pki.crl}" if crl else ""}
+    conf = fill((TARGETS / "haproxy" / f"{variant}.cfg").read_text(), values)
     conf = conf.replace("# @remediation@", remediation)
     prefix.mkdir(parents=True, exist_ok=True)
     (prefix / "haproxy.cfg").write_text(conf)
@@ -195,7 +206,7 @@ def start_haproxy(variant: str, pki: TestPki, prefix: Path, remediation: str = "
     )
 
 
-def start_apache(variant: str, pki: TestPki, prefix: Path, remediation: str = "") -> RunningServer:
+def start_apache(variant: str, pki: TestPki, prefix: Path, remediation: str = "", crl: bool = False) -> RunningServer:
     """Apache httpd from tests/targets/apache/httpd.conf.in (``variant`` is "default";
     the remediated variant passes the snippet of `mtlsaudit remediate apache`)."""
     binary = need_binary("apache2")
@@ -211,6 +222,7 @@ def start_apache(variant: str, pki: TestPki, prefix: Path, remediation: str = ""
     values = {**pki.values(port, prefix), "{docroot}": str(docroot), "{user}": user, "{group}": user}
     conf = fill((TARGETS / "apache" / "httpd.conf.in").read_text(), values)
     conf = conf.replace("# @remediation@", fill(remediation, {"/var/log/apache2/": f"{prefix}/"}))
+    conf = conf.replace("# @crl@", fill(APACHE_CRL, values) if crl else "")
     (prefix / "httpd.conf").write_text(conf)
     server = launch(
         f"apache {variant}",
@@ -224,7 +236,7 @@ def start_apache(variant: str, pki: TestPki, prefix: Path, remediation: str = ""
     return server
 
 
-def start_node(variant: str, pki: TestPki, prefix: Path, program: str = "") -> RunningServer:
+def start_node(variant: str, pki: TestPki, prefix: Path, program: str = "", crl: bool = False) -> RunningServer:
     """Node.js https: tests/targets/node/<variant>.js, or ``program`` (the remediation)."""
     binary = need_binary("node")
     port = free_port()
@@ -232,6 +244,8 @@ def start_node(variant: str, pki: TestPki, prefix: Path, program: str = "") -> R
     script = prefix / "server.js"
     script.write_text(program or (TARGETS / "node" / f"{variant}.js").read_text())
     env = {"PORT": str(port), "CERT": str(pki.server_pem), "KEY": str(pki.server_key), "CA": str(pki.ca_pem)}
+    if crl:
+        env["CRL"] = str(pki.crl)
     return launch(
         f"node {variant}",
         [binary, str(script)],
@@ -242,7 +256,7 @@ def start_node(variant: str, pki: TestPki, prefix: Path, program: str = "") -> R
     )
 
 
-def start_go(variant: str, pki: TestPki, prefix: Path, program: str = "") -> RunningServer:
+def start_go(variant: str, pki: TestPki, prefix: Path, program: str = "", crl: bool = False) -> RunningServer:
     """Go net/http: tests/targets/go/<variant>.go, or ``program`` (the remediation), built
     once per session into ``prefix`` (Debian's golang-go; no module, stdlib only)."""
     binary = need_binary("go")
@@ -262,6 +276,8 @@ def start_go(variant: str, pki: TestPki, prefix: Path, program: str = "") -> Run
     if built.returncode != 0:
         raise RuntimeError(f"go build {variant} failed: {built.stderr.decode(errors='replace')[-2000:]}")
     env = {"PORT": str(port), "CERT": str(pki.server_pem), "KEY": str(pki.server_key), "CA": str(pki.ca_pem)}
+    if crl:
+        env["CRL"] = str(pki.crl)
     return launch(
         f"go {variant}",
         [str(prefix / "server")],
@@ -272,7 +288,7 @@ def start_go(variant: str, pki: TestPki, prefix: Path, program: str = "") -> Run
     )
 
 
-def start_python(variant: str, pki: TestPki, prefix: Path, program: str = "") -> RunningServer:
+def start_python(variant: str, pki: TestPki, prefix: Path, program: str = "", crl: bool = False) -> RunningServer:
     """A Python TLS server: tests/targets/python/<variant>.py, or ``program`` (the
     remediation), run by this interpreter (the venv has uvicorn)."""
     port = free_port()
@@ -286,6 +302,8 @@ def start_python(variant: str, pki: TestPki, prefix: Path, program: str = "") ->
         "CA": str(pki.ca_pem),
         "PYTHONUNBUFFERED": "1",
     }
+    if crl:
+        env["CRL"] = str(pki.crl)
     return launch(
         f"python {variant}",
         [sys.executable, str(script)],

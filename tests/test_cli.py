@@ -170,3 +170,27 @@ def test_remediate_without_argument_lists_every_server():
     assert result.returncode == 0
     for server in ("nginx", "haproxy", "apache", "node", "go", "python", "envoy"):
         assert server in result.stdout
+
+
+def test_crl_out_needs_the_ca_and_writes_a_crl_openssl_reads(tmp_path, other_ca):
+    from cryptography import x509
+
+    from mtlsaudit.forge import CA
+    from mtlsaudit.forge.revocation import revoked_serial
+
+    one_line_error(run("scan", "127.0.0.1:9", "--crl-out", str(tmp_path / "c.pem")), 2, "--crl-out needs the CA")
+    ca_pem, ca_key = other_ca
+    out = tmp_path / "set"
+    result = run(
+        "forge", "--out", str(out), "--ca-cert", str(ca_pem), "--ca-key", str(ca_key),
+        "--probes", "revocation.*", "--crl-out", str(tmp_path / "crl.pem"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    crl = x509.load_pem_x509_crl((tmp_path / "crl.pem").read_bytes())
+    ca = CA.from_files(ca_pem, ca_key)
+    assert crl.get_revoked_certificate_by_serial_number(revoked_serial(ca)) is not None
+    assert crl.is_signature_valid(ca.cert.public_key())
+    text = subprocess.run(
+        ["openssl", "crl", "-in", str(tmp_path / "crl.pem"), "-noout", "-text"], capture_output=True, text=True
+    ).stdout
+    assert format(revoked_serial(ca), "X") in text.replace(":", "").upper()

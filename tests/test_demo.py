@@ -28,7 +28,9 @@ def test_under_logging_target_rejects_but_does_not_log(demo_reports):
     assert len(rejected) >= 20
     for a in rejected:
         assert a.evidence.status is EvidenceStatus.NOT_LOGGED, a.attempt_id
-        assert any(f.rule_id == "MTLS-L001" and f.attempt_id == a.attempt_id for f in report.findings)
+        # Refused raw hellos (key exchange) have their own rule for the same gap.
+        rule = "MTLS-K002" if a.probe_id.startswith("kex.") else "MTLS-L001"
+        assert any(f.rule_id == rule and f.attempt_id == a.attempt_id for f in report.findings), a.attempt_id
     valid = [a for a in report.attempts if a.probe_id == "control.valid"]
     assert all(a.outcome.kind is OutcomeKind.ACCEPTED for a in valid)
     # Success is logged (http.server-style line) but without identity.
@@ -43,8 +45,9 @@ def test_hardened_target_scans_clean_with_exact_attribution(demo_reports):
     assert [f.rule_id for f in report.findings] == []
     for a in report.attempts:
         assert a.evidence.status is EvidenceStatus.LOGGED, a.attempt_id
-        # no-cert attempts carry no certificate marker: their line names the source port.
-        expected = {MatchKind.ENDPOINT} if a.probe_id == "control.no-cert" else {MatchKind.EXACT}
+        # Attempts without a parseable certificate carry no marker: their line names the source port.
+        unmarked = a.probe_id == "control.no-cert" or a.probe_id.startswith(("kex.", "malformed."))
+        expected = {MatchKind.ENDPOINT} if unmarked else {MatchKind.EXACT}
         assert {r.match for r in a.evidence.records} <= expected | {MatchKind.EXACT}, a.attempt_id
     assert report.coverage == 1.0
     assert report.grade == "A"

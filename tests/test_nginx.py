@@ -10,7 +10,9 @@ from mtlsaudit.models import EvidenceStatus, MatchKind, OutcomeKind, ScanReport,
 from mtlsaudit.scan import ScanOptions, TrustMaterial, run_scan
 from servers import RunningServer, TestPki
 
-FAST = ScanOptions(settle=0.3, late=0.3, timeout=5)
+# The certificate probes; raw hellos, garbage DER and revocation are judged in the matrix.
+CERTIFICATE_PROBES = "control.*,chain.*,validity.*,usage.*,crypto.*,inject.*,identity.*,lifecycle.*"
+FAST = ScanOptions(probes=CERTIFICATE_PROBES, settle=0.3, late=0.3, timeout=5)
 
 
 def scan_nginx(server: RunningServer, pki: TestPki, name: str) -> ScanReport:

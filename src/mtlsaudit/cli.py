@@ -100,6 +100,29 @@ ClientCert = Annotated[Path | None, typer.Option(help="A valid client certificat
 ClientKey = Annotated[Path | None, typer.Option(help="Its private key.")]
 
 
+CrlOut = Annotated[
+    Path | None,
+    typer.Option(
+        help="Write the CA's CRL (PEM) revoking the revocation probe's serial; install it on the target "
+        "(nginx ssl_crl, HAProxy crl-file, Apache SSLCARevocationFile, Node crl) before scanning.",
+    ),
+]
+
+
+def _write_crl(trust: TrustMaterial, path: Path | None) -> None:
+    if path is None:
+        return
+    if trust.ca is None:
+        raise UsageError("--crl-out needs the CA (--ca-cert and --ca-key) to sign the CRL")
+    from mtlsaudit.forge.revocation import write_crl
+
+    try:
+        write_crl(trust.ca, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the CRL to {path}: {exc.strerror or exc}") from None
+    err.print(f"CRL written to {path} (revokes the revocation probe's serial; valid 30 days)")
+
+
 @app.command()
 def scan(
     target: Annotated[str, typer.Argument(help="HOST:PORT of the mTLS endpoint.")],
@@ -130,17 +153,26 @@ def scan(
             min=0,
         ),
     ] = 0.0,
+    crl_out: CrlOut = None,
+    responder: Annotated[
+        str,
+        typer.Option(
+            help="Address the CRL/OCSP responder listens on during the scan; it is written into the "
+            "certificates, so the target must reach it.",
+        ),
+    ] = "127.0.0.1",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the attributed log lines.")] = False,
 ) -> None:
     """Scan one mTLS endpoint and judge its logs."""
     host, port = _parse_endpoint(target)
     trust = _trust(ca_cert, ca_key, client_cert, client_key)
+    _write_crl(trust, crl_out)
     sources = [open_source(spec) for spec in (log or [])]
     select_probes(probes)
     if sni is None and not _is_ip(host):
         sni = host
     tgt = Target(name=name or f"{host}:{port}", host=host, port=port, sni=sni)
-    options = ScanOptions(probes=probes, timeout=timeout, settle=settle, late=late, slot=slot)
+    options = ScanOptions(probes=probes, timeout=timeout, settle=settle, late=late, slot=slot, responder_host=responder)
     console = Console()
     show = fmt is Format.TEXT and out is None
     with _progress_bar(err) as bar:
@@ -249,6 +281,7 @@ def forge(
     client_cert: ClientCert = None,
     client_key: ClientKey = None,
     probes: Annotated[str, typer.Option(help="Glob(s) over probe ids.")] = "*",
+    crl_out: CrlOut = None,
 ) -> None:
     """Write every probe's credential (cert chain + key, keys 0600) for manual testing.
 
@@ -265,13 +298,14 @@ def forge(
         from mtlsaudit.forge import Credential
 
         Credential([ca.cert], ca.key).write(out, "ca")
+    _write_crl(TrustMaterial(ca=ca), crl_out)
     ctx = ForgeContext(scan_id=secrets.token_hex(4), ca=ca, client=trust.client)
     from mtlsaudit.models import TlsVersion
 
     the_plan = plan(select_probes(probes), ctx, [TlsVersion.TLS1_3])
     manifest = []
     for item in the_plan.planned:
-        stem = item.attempt_id.replace("@t13", "").replace("@t13-", "-")
+        stem = item.attempt_id.replace("@t13", "").replace("@", "-")
         entry: dict[str, object] = {
             "probe_id": item.probe.id,
             "label": item.forged.label,
@@ -284,6 +318,11 @@ def forge(
                 key=key.name,
                 subject=item.forged.credential.leaf.subject.rfc4514_string(),
             )
+        if item.forged.garbage is not None:
+            (out / f"{stem}.der").write_bytes(item.forged.garbage.der)
+            entry["garbage_certificate"] = f"{stem}.der"
+        if item.forged.hello is not None:
+            entry["client_hello"] = f"version {item.forged.hello.version:#06x}, {len(item.forged.hello.ciphers)} suites"
         manifest.append(entry)
     (out / "manifest.json").write_text(
         json.dumps(

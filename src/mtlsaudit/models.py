@@ -43,6 +43,15 @@ class Need(StrEnum):
 class TlsVersion(StrEnum):
     TLS1_3 = "TLSv1.3"
     TLS1_2 = "TLSv1.2"
+    # Only offered by the key-exchange probes' raw hellos.
+    TLS1_1 = "TLSv1.1"
+    TLS1_0 = "TLSv1"
+    SSL3 = "SSLv3"
+
+    @property
+    def short(self) -> str:
+        """``1.3``, ``1.2``, ``1.1``, ``1.0``, ``SSL3`` (for tables)."""
+        return {"TLSv1": "1.0", "SSLv3": "SSL3"}.get(self.value, self.value.replace("TLSv", ""))
 
 
 class OutcomeKind(StrEnum):
@@ -227,6 +236,15 @@ class Finding(_Frozen):
     remediation: str
 
 
+class RevocationFetch(_Frozen):
+    """A request the target made to the scanner's CRL/OCSP responder during the scan."""
+
+    at: datetime
+    client: str
+    kind: str  # "crl" or "ocsp"
+    detail: str
+
+
 class ScanFacts(_Frozen):
     """Everything a scan observed, before judgement; re-judgeable offline."""
 
@@ -243,6 +261,7 @@ class ScanFacts(_Frozen):
     skipped: list[SkippedProbe]
     unattributed: list[EvidenceRecord]
     notes: list[str] = []
+    revocation_fetches: list[RevocationFetch] = []
 
 
 class ScanReport(ScanFacts):

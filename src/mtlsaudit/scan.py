@@ -15,8 +15,9 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -30,6 +31,7 @@ from mtlsaudit.correlate.fields import parse_line, parse_timestamp
 from mtlsaudit.correlate.reasons import defect_classes_in
 from mtlsaudit.errors import TargetUnreachable, UsageError
 from mtlsaudit.forge import CA, Credential, name
+from mtlsaudit.forge.revocation import revocation_extensions
 from mtlsaudit.models import (
     Attempt,
     AttemptResult,
@@ -45,8 +47,10 @@ from mtlsaudit.models import (
     TlsVersion,
 )
 from mtlsaudit.probes import ForgeContext, Forged, Probe, catalogue
+from mtlsaudit.responder import RevocationResponder
 from mtlsaudit.transport import ClientMaterial, connect, http_request
 from mtlsaudit.transport.canames import advertised_ca_names
+from mtlsaudit.transport.hello import send_hello
 from mtlsaudit.transport.tls import version_refused
 
 _TAGS = {TlsVersion.TLS1_3: "t13", TlsVersion.TLS1_2: "t12"}
@@ -78,6 +82,8 @@ class ScanOptions:
         settle: seconds a record may lag behind its attempt and still count as on time.
         late: further seconds we keep reading; records seen then are ``logged_late``.
         slot: if > 0, start each attempt on a fresh multiple of this many seconds.
+        responder_host: address the CRL/OCSP responder listens on; it goes into the revoked
+            certificate's URLs, so the target must be able to reach it.
         refine: re-run, each alone in a quiet time slot, the attempts that only
             time-stamped lines could explain (no marker, no ip:port), so that a line
             carrying only a time (and perhaps a reason) can be attributed without guessing.
@@ -90,6 +96,7 @@ class ScanOptions:
     late: float = 2.0
     slot: float = 0.0
     refine: bool = True
+    responder_host: str = "127.0.0.1"
     versions: tuple[TlsVersion, ...] = (TlsVersion.TLS1_3, TlsVersion.TLS1_2)
 
 
@@ -151,6 +158,12 @@ def plan(probes: list[Probe], ctx: ForgeContext, versions: list[TlsVersion]) -> 
             out.skipped.append(SkippedProbe(probe_id=probe.id, reason=missing))
             continue
         try:
+            if not probe.meta.per_version:
+                # The recipe picks its own versions (raw hellos); each label is the tag.
+                for forged in probe.recipe(ctx, ""):
+                    version = forged.version or TlsVersion.TLS1_2
+                    out.planned.append(_Planned(probe, version, forged, f"{probe.id}@{forged.label}", forged.label))
+                continue
             for version in versions:
                 tag = _TAGS[version]
                 for forged in probe.recipe(ctx, tag):
@@ -255,16 +268,38 @@ async def _run_attempt(
         material = ClientMaterial(cert, key, item.forged.legacy_crypto)
     path = f"{target.path_prefix}/{scan_id}/{item.probe.id}/{item.tag}"
     user_agent = f"mtlsaudit/{__version__} ({scan_id}/{item.probe.id}/{item.tag})"
+    request = http_request(target.sni or target.host, path, user_agent)
+    markers = markers_for(item.forged, path, user_agent)
     started = dt.datetime.now(dt.UTC)
-    result = await connect(
-        target.host,
-        target.port,
-        sni=target.sni,
-        version=item.version,
-        material=material,
-        request=http_request(target.sni or target.host, path, user_agent),
-        timeout=options.timeout,
-    )
+    if item.forged.hello is not None:
+        spec = item.forged.hello
+        if spec.server_name is None and target.sni:
+            spec = replace(spec, server_name=target.sni)
+        result, _ = await send_hello(target.host, target.port, spec, options.timeout)
+        markers = Markers()  # nothing the server could write down carries a marker
+    elif item.forged.garbage is not None:
+        from mtlsaudit.transport.garbage import send_garbage_certificate  # tlslite-ng: only when needed
+
+        result = await send_garbage_certificate(
+            target.host,
+            target.port,
+            sni=target.sni,
+            version=item.version,
+            der=item.forged.garbage.der,
+            key_pem=item.forged.garbage.key_pem,
+            request=request,
+            timeout=options.timeout,
+        )
+    else:
+        result = await connect(
+            target.host,
+            target.port,
+            sni=target.sni,
+            version=item.version,
+            material=material,
+            request=request,
+            timeout=options.timeout,
+        )
     ended = dt.datetime.now(dt.UTC)
     leaf = item.forged.credential.leaf if item.forged.credential else None
     return Attempt(
@@ -277,7 +312,7 @@ async def _run_attempt(
         local_port=result.local_port,
         negotiated_version=result.negotiated_version,
         outcome=result.outcome,
-        markers=markers_for(item.forged, path, user_agent),
+        markers=markers,
         expects_acceptance=item.forged.expects_acceptance,
         expected_reasons=list(item.forged.reasons or item.probe.meta.reasons),
         subject=leaf.subject.rfc4514_string() if leaf is not None else None,
@@ -314,6 +349,31 @@ def undecided_attempts(results: list[AttemptResult], unattributed: list[Evidence
     return undecided, resolution
 
 
+def _revocation_notes(responder: RevocationResponder | None) -> list[str]:
+    if responder is None:
+        return []
+    if not responder.fetches:
+        return [
+            f"no CRL or OCSP request reached the scanner's responder ({responder.base_url}): the target "
+            "checks revocation, if at all, only against data installed locally"
+        ]
+    counts = Counter(f.kind for f in responder.fetches)
+    hosts = sorted({f.client.rsplit(":", 1)[0] for f in responder.fetches})
+    what = ", ".join(f"{n} {kind.upper()} request(s)" for kind, n in sorted(counts.items()))
+    return [f"the target fetched revocation data during the scan: {what} from {', '.join(hosts)}"]
+
+
+async def _wait_polling(collector: Collector, seconds: float) -> None:
+    """Sleep ``seconds`` while reading the sources, so lines are stamped when they arrive."""
+    deadline = time.monotonic() + seconds
+    while True:
+        collector.poll()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(0.05, left))
+
+
 async def _drain(collector: Collector, attempts: list[Attempt], options: ScanOptions) -> None:
     """Keep reading until ``settle + late`` after the last attempt, then flush."""
     last = attempts[-1].ended_at if attempts else dt.datetime.now(dt.UTC)
@@ -345,8 +405,15 @@ async def run_scan(
     workdir = Path(tempfile.mkdtemp(prefix="mtlsaudit-"))
     collector = Collector(sources)
     notes: list[str] = []
+    responder: RevocationResponder | None = None
     try:
         collector.start()
+        if trust.ca is not None and any(p.meta.family == "revocation" for p in probes):
+            # Every certificate of this scan names the responder (CRL distribution point,
+            # OCSP), as a real CA's would: a target that checks revocation online asks it.
+            responder = RevocationResponder(trust.ca, options.responder_host)
+            await responder.start()
+            trust = replace(trust, ca=replace(trust.ca, extensions=tuple(revocation_extensions(responder.base_url))))
         versions, preflight, issuers = await _preflight(target, trust, options, workdir, scan_id)
         if TlsVersion.TLS1_3 in options.versions and TlsVersion.TLS1_3 not in versions:
             notes.append("the server did not complete a TLS 1.3 handshake: probes ran at TLS 1.2 only")
@@ -355,6 +422,8 @@ async def run_scan(
             ca=trust.ca,
             client=trust.client,
             advertised_ca_names=tuple(dict.fromkeys(issuers)),
+            server_versions=tuple(versions),
+            revocation_url=responder.base_url if responder else None,
         )
         the_plan = plan(probes, ctx, versions)
         attempts: list[Attempt] = []
@@ -388,13 +457,12 @@ async def run_scan(
             gap = min(_MAX_GAP, max(_MIN_GAP, resolution + _MIN_GAP))
             mark = len(collector.records)
             refined: list[Attempt] = []
-            await asyncio.sleep(gap)
+            await _wait_polling(collector, gap)
             for n, i in enumerate(undecided):
                 refined.append(
                     await _run_attempt(target, items[results[i].attempt_id], options, workdir, scan_id, f"r{n}")
                 )
-                collector.poll()
-                await asyncio.sleep(gap)
+                await _wait_polling(collector, gap)
             await _drain(collector, refined, options)
             again, more = correlate(
                 refined,
@@ -432,8 +500,11 @@ async def run_scan(
             attempts=results,
             skipped=the_plan.skipped,
             unattributed=unattributed,
-            notes=notes,
+            notes=notes + _revocation_notes(responder),
+            revocation_fetches=responder.fetches if responder else [],
         )
     finally:
         collector.close()
+        if responder is not None:
+            await responder.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -105,6 +105,42 @@ DEFECT_REASONS: dict[str, tuple[str, ...]] = {
         r"insecure algorithm",
         _codes(68),
     ),
+    "legacy-protocol": (
+        r"unsupported protocol",
+        r"UNSUPPORTED_PROTOCOL",
+        r"wrong version number",
+        r"protocol[ _]version",
+        r"version too low",
+        r"no protocols available",
+        r"offered only unsupported versions",
+        r"unsupported versions",
+        # OpenSSL 3 refuses TLS 1.0/1.1 at security level >= 1 by finding no usable
+        # signature algorithm (nginx and Apache log this for a TLS 1.0 hello).
+        r"no suitable signature algorithm",
+    ),
+    "weak-cipher": (
+        r"no shared cipher",
+        r"NO_SHARED_CIPHER",
+        r"no cipher suites? (?:in common|supported)",
+        r"no ciphers available",
+        r"NO_CIPHERS_AVAILABLE",
+        r"cipher suite supported by both",
+    ),
+    "fallback": (
+        r"inappropriate[ _](?:protocol )?fallback",
+        r"INAPPROPRIATE_FALLBACK",
+    ),
+    "malformed": (
+        r"wrong tag",
+        r"asn1 (?:encoding routines|lib)",
+        r"ASN1_LIB",
+        r"nested asn1 error",
+        r"decode[ _]error",
+        r"malformed certificate",
+        r"failed to parse (?:client )?certificate",
+        r"header too long",
+        r"bad certificate data",
+    ),
     # Not a probe's defect: a CRL-checking server that cannot find a CRL for the issuer
     # (nginx/Node report a self-signed leaf this way). Named so that it grades as
     # contradicting rather than as no reason at all.

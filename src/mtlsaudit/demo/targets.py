@@ -4,18 +4,15 @@ Both enforce client authentication the same way; only their logging differs:
 
 * ``under-logging`` is written the way Python TLS servers usually are (stdlib ``ssl``,
   handshake failures swallowed, an ``http.server``-style access line with no identity);
-* ``hardened`` writes one ECS JSON event per handshake failure and success, with the
-  client's subject, serial, fingerprint, the verify reason, source ip:port, at WARN for
-  failures. Stdlib ``ssl`` cannot show a server the certificate it just rejected, so this
-  one uses pyOpenSSL's verify callback to see it.
+* ``hardened`` runs the same service behind :mod:`mtlsaudit.guard`: one ECS JSON event
+  per handshake failure and success, with the client's subject, serial, fingerprint, the
+  verify reason and source ip:port, at WARN for failures.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
-import select
+import logging
 import socket
 import ssl
 import threading
@@ -23,14 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from OpenSSL import SSL
 
 from mtlsaudit.forge import CA, Credential, name
+from mtlsaudit.forge.revocation import write_crl
+from mtlsaudit.guard import AuditLog, EcsJsonFormatter, TLSGuard
+from mtlsaudit.guard.events import certificate_fields
 
 _IO_TIMEOUT = 5.0
 _MAX_HEAD = 16 * 1024
@@ -46,6 +42,7 @@ class DemoPki:
     ca_path: Path
     server_cert_path: Path
     server_key_path: Path
+    crl_path: Path
 
     @classmethod
     def create(cls, directory: Path) -> DemoPki:
@@ -62,7 +59,8 @@ class DemoPki:
         Credential([ca.cert], ca.key).write(directory, "ca")
         cert_path, key_path = server.write(directory, "server")
         client.write(directory, "client")
-        return cls(ca, server, client, ca_path, cert_path, key_path)
+        crl_path = write_crl(ca, directory / "crl.pem")  # both targets check revocation
+        return cls(ca, server, client, ca_path, cert_path, key_path, crl_path)
 
 
 def _now() -> str:
@@ -156,6 +154,8 @@ class UnderLoggingTarget(_Target):
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(pki.server_cert_path, pki.server_key_path)
         ctx.load_verify_locations(pki.ca_path)
+        ctx.load_verify_locations(pki.crl_path)
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
         ctx.verify_mode = ssl.CERT_REQUIRED
         self.ctx = ctx
 
@@ -171,152 +171,60 @@ class UnderLoggingTarget(_Target):
 
 
 class HardenedTarget(_Target):
-    """One ECS JSON event per handshake failure and success, identity and reason included."""
+    """The same enforcement with :mod:`mtlsaudit.guard`: one ECS JSON event per handshake
+    failure and success (identity, reason, source ip:port, WARN for failures), plus an
+    access event per request."""
 
     name = "hardened"
 
     def __init__(self, pki: DemoPki, log_path: Path) -> None:
         super().__init__(pki, log_path)
-        ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
-        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
-        ctx.use_certificate_file(str(pki.server_cert_path))
-        ctx.use_privatekey_file(str(pki.server_key_path))
-        ctx.load_verify_locations(str(pki.ca_path))
-        ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self._verify)
-        self.ctx = ctx
-
-    @staticmethod
-    def _verify(conn: Any, cert: Any, errnum: int, depth: int, ok: int) -> bool:
-        seen = conn.get_app_data()
-        if seen is not None:
-            seen.setdefault("certs", {})[depth] = cert.to_cryptography()
-            if not ok and "error" not in seen:
-                seen["error"] = (errnum, depth)
-        return bool(ok)
-
-    def _event(self, level: str, outcome: str, addr: tuple[str, int], **extra: Any) -> None:
-        event: dict[str, Any] = {
-            "@timestamp": _now(),
-            "log": {"level": level},
-            "service": {"name": "mtlsaudit-demo-hardened"},
-            "event": {
-                "kind": "event",
-                "category": ["authentication", "network"],
-                "outcome": outcome,
-            },
-            "source": {"ip": addr[0], "port": addr[1]},
-        }
-        for key, value in extra.items():
-            if isinstance(value, dict) and isinstance(event.get(key), dict):
-                event[key].update(value)
-            else:
-                event[key] = value
-        # ensure_ascii escapes CR, LF, ESC and bidi overrides: certificate fields are attacker input.
-        self.log(json.dumps(event, ensure_ascii=True, separators=(",", ":")))
-
-    @staticmethod
-    def _identity(cert: x509.Certificate | None) -> dict[str, Any]:
-        if cert is None:
-            return {}
-        return {
-            "x509": {
-                "subject": {"distinguished_name": cert.subject.rfc4514_string()},
-                "issuer": {"distinguished_name": cert.issuer.rfc4514_string()},
-                "serial_number": format(cert.serial_number, "X"),
-                "not_after": cert.not_valid_after_utc.isoformat(),
-            },
-            "hash": {"sha256": cert.fingerprint(hashes.SHA256()).hex().upper()},
-        }
+        logger = logging.getLogger(f"mtlsaudit.demo.hardened.{id(self)}")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        handler = _LineHandler(self.log)
+        handler.setFormatter(EcsJsonFormatter())
+        logger.addHandler(handler)
+        self.logger = logger
+        self.guard = TLSGuard.from_files(
+            pki.server_cert_path,
+            pki.server_key_path,
+            pki.ca_path,
+            crl=pki.crl_path,
+            audit=AuditLog(logger),
+            handshake_timeout=_IO_TIMEOUT,
+        )
 
     def handle(self, conn: socket.socket, addr: tuple[str, int]) -> None:
-        conn.setblocking(False)
-        tls = SSL.Connection(self.ctx, conn)
-        seen: dict[str, Any] = {}
-        tls.set_app_data(seen)
-        tls.set_accept_state()
-        deadline = time.monotonic() + _IO_TIMEOUT
-        try:
-            _pump(tls.do_handshake, conn, deadline)
-        except (SSL.Error, OSError, TimeoutError) as exc:
-            certs = seen.get("certs", {})
-            leaf = certs.get(0) or (certs[min(certs)] if certs else None)
-            errnum, depth = seen.get("error", (None, None))
-            reason = _verify_text(errnum) if errnum is not None else _ssl_reason(exc)
-            self._event(
-                "warn",
-                "failure",
-                addr,
-                event={
-                    "action": "tls-client-certificate-rejected",
-                    "type": ["connection", "denied"],
-                    "reason": reason,
-                    "code": str(errnum) if errnum is not None else None,
-                },
-                tls={
-                    "established": False,
-                    "client": self._identity(leaf),
-                    "version": tls.get_protocol_version_name(),
-                },
-                error={"message": _ssl_reason(exc), "depth": depth},
-            )
-            return
-        peer = tls.get_peer_certificate()
-        cert = peer.to_cryptography() if peer is not None else None
-        read = _recv_or_empty(tls)
-        head = _read_head(lambda n: bytes(_pump(lambda: read(n), conn, deadline)))
+        tls = self.guard.accept(conn, addr)
+        if tls is None:
+            return  # the guard logged the rejection
+        tls.settimeout(_IO_TIMEOUT)
+        head = _read_head(tls.recv)
         _, path, ua = _request_line(head)
-        _pump(lambda: tls.sendall(_RESPONSE), conn, deadline)
-        self._event(
-            "info",
-            "success",
-            addr,
-            event={"action": "tls-client-certificate-accepted", "type": ["connection", "allowed"]},
-            tls={
-                "established": True,
-                "version": tls.get_protocol_version_name(),
-                "client": self._identity(cert),
+        tls.sendall(_RESPONSE)
+        self.logger.info(
+            "request",
+            extra={
+                "ecs": {
+                    "source.ip": addr[0],
+                    "source.port": addr[1],
+                    "url.path": path,
+                    "user_agent.original": ua,
+                    "http.response.status_code": 200,
+                    **certificate_fields(tls.client_certificate),
+                }
             },
-            url={"path": path},
-            user_agent={"original": ua},
         )
-        with contextlib.suppress(SSL.Error):
-            tls.shutdown()
+        tls.shutdown(socket.SHUT_WR)
 
 
-def _recv_or_empty(tls: SSL.Connection) -> Callable[[int], bytes]:
-    def read(n: int) -> bytes:
-        try:
-            return bytes(tls.recv(n))
-        except SSL.ZeroReturnError:
-            return b""
+class _LineHandler(logging.Handler):
+    """Hands each formatted record to the target's (locked, appending) log writer."""
 
-    return read
+    def __init__(self, write: Callable[[str], None]) -> None:
+        super().__init__()
+        self.write = write
 
-
-def _pump(step: Callable[[], Any], sock: socket.socket, deadline: float) -> Any:
-    """Run a pyOpenSSL step on a non-blocking socket until it completes or time runs out."""
-    while True:
-        wait: tuple[list[socket.socket], list[socket.socket]]
-        try:
-            return step()
-        except SSL.WantReadError:
-            wait = ([sock], [])
-        except SSL.WantWriteError:
-            wait = ([], [sock])
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("client too slow")
-        select.select(wait[0], wait[1], [], remaining)
-
-
-def _verify_text(errnum: int) -> str:
-    from OpenSSL._util import ffi, lib  # the verify-error strings are not exposed otherwise
-
-    text = ffi.string(lib.X509_verify_cert_error_string(errnum)).decode()
-    return f"{text} ({errnum})"
-
-
-def _ssl_reason(exc: BaseException) -> str:
-    if isinstance(exc, SSL.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
-        return "; ".join(str(part[-1]) for part in exc.args[0])
-    return str(exc) or type(exc).__name__
+    def emit(self, record: logging.LogRecord) -> None:
+        self.write(self.format(record))

@@ -88,6 +88,7 @@ def build_certificate(
     hash_alg: HashAlg | str = "default",
     serial: int | None = None,
     cert_sign: bool | None = None,
+    extensions: Sequence[x509.ExtensionType] = (),
 ) -> x509.Certificate:
     """Sign one certificate. Every argument is explicit so recipes can change one thing.
 
@@ -105,6 +106,7 @@ def build_certificate(
         hash_alg: signature hash; ``"default"`` picks SHA-256 (or none for EdDSA).
         serial: serial number; random (and so unique) by default.
         cert_sign: keyUsage keyCertSign/cRLSign; defaults to ``ca``.
+        extensions: further non-critical extensions (CRL distribution points, AIA).
     """
     now = utcnow()
     builder = (
@@ -140,6 +142,8 @@ def build_certificate(
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     if issuer_cert is not None:
         builder = builder.add_extension(_aki(issuer_cert), critical=False)
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     algorithm = _default_hash(signing_key) if hash_alg == "default" else hash_alg
     return builder.sign(signing_key, algorithm)  # type: ignore[arg-type]
 
@@ -151,10 +155,13 @@ class CA:
     Attributes:
         cert: the CA certificate.
         key: its private key.
+        extensions: non-critical extensions every issued certificate carries unless the
+            caller passes its own (the scan's CRL/OCSP URLs, like a real CA's).
     """
 
     cert: x509.Certificate
     key: PrivateKey
+    extensions: tuple[x509.ExtensionType, ...] = ()
 
     @classmethod
     def new(cls, common_name: str = "mtlsaudit Test Root CA", key_kind: str = "ec") -> CA:
@@ -196,6 +203,7 @@ class CA:
     ) -> Credential:
         """Issue a certificate for ``subject`` with a fresh key (see :func:`build_certificate`)."""
         key = key or new_key()
+        kwargs.setdefault("extensions", self.extensions)
         cert = build_certificate(
             subject=subject,
             issuer=self.cert.subject,

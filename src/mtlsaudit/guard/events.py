@@ -53,7 +53,7 @@ def certificate_fields(cert: x509.Certificate | None) -> dict[str, Any]:
 
 
 class RateLimiter:
-    """At most ``burst`` events per source per ``window`` seconds; the rest are counted.
+    """At most ``burst`` failure events per source per ``window`` seconds; the rest are counted.
 
     When a source's window ends with suppressed events, the next call for any source
     (or :meth:`drain`) yields one summary per such source with the exact count, so
@@ -107,11 +107,15 @@ class AuditLog:
         self.logger = logger or logging.getLogger(LOGGER_NAME)
         self.limiter = limiter or RateLimiter()
 
-    def emit(self, level: int, message: str, fields: dict[str, Any]) -> None:
-        source = str(fields.get("source.ip", "-"))
-        allowed, due = self.limiter.allow(source)
-        for ip, count, _start in due:
-            self._summary(ip, count)
+    def emit(self, level: int, message: str, fields: dict[str, Any], *, limited: bool = True) -> None:
+        """Log one event. ``limited`` events (failures) count against the source's rate
+        limit; successes are not limited: they need a valid certificate, and an audit
+        trail that drops authenticated clients under load would be worse than noise."""
+        allowed = True
+        if limited:
+            allowed, due = self.limiter.allow(str(fields.get("source.ip", "-")))
+            for ip, count, _start in due:
+                self._summary(ip, count)
         if allowed:
             self.logger.log(level, message, extra={"ecs": {k: v for k, v in fields.items() if v is not None}})
 

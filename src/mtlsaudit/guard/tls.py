@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from OpenSSL import SSL
+from OpenSSL import SSL, crypto
 
 from mtlsaudit.guard.events import AuditLog, certificate_fields
 
@@ -81,17 +81,24 @@ class TLSGuard:
         key: str | Path,
         ca: str | Path,
         *,
+        crl: str | Path | None = None,
         min_version: str = "TLSv1.2",
         audit: AuditLog | None = None,
         handshake_timeout: float = 10.0,
     ) -> TLSGuard:
-        """A context that requires a client certificate issued by ``ca``."""
+        """A context that requires a client certificate issued by ``ca`` (and, with
+        ``crl``, not revoked by that PEM CRL: the leaf is checked)."""
         ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
         ctx.set_min_proto_version(_VERSIONS[min_version])
         ctx.use_certificate_chain_file(str(cert))
         ctx.use_privatekey_file(str(key))
         ctx.load_verify_locations(str(ca))
         ctx.set_verify_depth(4)
+        if crl:
+            store = ctx.get_cert_store()
+            assert store is not None  # a server context always has one
+            store.add_crl(x509.load_pem_x509_crl(Path(crl).read_bytes()))
+            store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
         return cls(ctx, audit, handshake_timeout)
 
     @staticmethod
@@ -151,6 +158,7 @@ class TLSGuard:
                 "event.category": "authentication",
                 "event.outcome": "success",
             },
+            limited=False,
         )
         return GuardedSocket(conn, sock, address, cert)
 

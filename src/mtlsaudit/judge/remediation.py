@@ -30,6 +30,16 @@ PROBE_REMEDIATION: dict[str, str] = {
         "pin expected fingerprints for high-value clients."
     ),
     "log-serial": "Log the client certificate's serial and SHA-256 fingerprint, not only its CN.",
+    "modern-protocols": (
+        "Accept TLS 1.2 and 1.3 only (nginx `ssl_protocols TLSv1.2 TLSv1.3`, HAProxy `ssl-min-ver TLSv1.2`, "
+        "Go `MinVersion: tls.VersionTLS12`, Node `minVersion: 'TLSv1.2'`) and keep TLS_FALLBACK_SCSV support."
+    ),
+    "modern-ciphers": "Offer only AEAD suites with forward secrecy; never NULL, EXPORT, RC4 or 3DES.",
+    "check-revocation": (
+        "Check client certificates against the CA's CRL (nginx `ssl_crl`, HAProxy `crl-file`, Apache "
+        "`SSLCARevocationFile`, Node `crl`, Python `VERIFY_CRL_CHECK_LEAF`) or OCSP (nginx `ssl_ocsp on`); "
+        "Go's crypto/tls has none: check in VerifyPeerCertificate. Reload the CRL before it expires."
+    ),
 }
 
 RULE_REMEDIATION: dict[str, str] = {
@@ -51,4 +61,10 @@ RULE_REMEDIATION: dict[str, str] = {
     "MTLS-L006": "Log the client's source address and port (nginx $remote_addr:$remote_port).",
     "MTLS-L007": PROBE_REMEDIATION["log-serial"],
     "MTLS-L008": PROBE_REMEDIATION["escape-fields"],
+    "MTLS-K001": PROBE_REMEDIATION["modern-protocols"],
+    "MTLS-K002": (
+        "Log refused handshakes (protocol version, cipher, fallback) with the source ip:port and "
+        "OpenSSL's reason: nginx `error_log … info`, HAProxy `error-log-format`, Node `tlsClientError`."
+    ),
+    "MTLS-R001": PROBE_REMEDIATION["check-revocation"],
 }

@@ -23,7 +23,7 @@ from mtlsaudit.models import (
 )
 from mtlsaudit.probes import ProbeMeta, catalogue
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 Rule = Callable[[ScanFacts], Iterator[Finding]]
 RULES: list[Rule] = []
@@ -85,24 +85,40 @@ def _judgeable(a: AttemptResult) -> bool:
     return a.evidence.status is not EvidenceStatus.INCONCLUSIVE
 
 
+#: Probe families whose acceptance has its own rule id (DESIGN §7 and the kex/revocation issue).
+_ACCEPT_RULE = {"kex": "MTLS-K001", "revocation": "MTLS-R001"}
+
+
+def _family(a: AttemptResult) -> str:
+    meta = _probe_meta(a.probe_id)
+    return meta.family if meta else a.probe_id.split(".", 1)[0]
+
+
+def _presents_certificate(a: AttemptResult) -> bool:
+    meta = _probe_meta(a.probe_id)
+    return a.probe_id != "control.no-cert" and (meta is None or meta.presents_certificate)
+
+
 @rule
 def invalid_accepted(facts: ScanFacts) -> Iterator[Finding]:
-    """MTLS-E001: an invalid credential was accepted."""
+    """MTLS-E001 (K001 for key exchange, R001 for revocation): an invalid attempt was accepted."""
     for a in facts.attempts:
         if a.outcome.kind is OutcomeKind.ACCEPTED and not a.expects_acceptance:
+            rule_id = _ACCEPT_RULE.get(_family(a), "MTLS-E001")
             meta = _probe_meta(a.probe_id)
             # A stored scan may name a probe this version no longer has: judge it generically.
             severity = meta.severity if meta else Severity.HIGH
             cwe = list(meta.cwe) if meta else [295]
             rem = PROBE_REMEDIATION.get(meta.remediation, "") if meta else ""
             title = meta.title if meta else a.probe_id
+            sent = a.subject or ("a raw ClientHello" if _family(a) == "kex" else "no certificate")
             yield _finding(
                 facts,
-                "MTLS-E001",
+                rule_id,
                 severity,
                 cwe,
                 f"Accepted: {a.probe_id} ({a.tls_version.value})",
-                f"Expected: {title}. The server answered {a.outcome} to {a.subject or 'no certificate'}.",
+                f"Expected: {title}. The server answered {a.outcome} to {sent}.",
                 a,
                 rem,
             )
@@ -110,15 +126,16 @@ def invalid_accepted(facts: ScanFacts) -> Iterator[Finding]:
 
 @rule
 def rejection_not_logged(facts: ScanFacts) -> Iterator[Finding]:
-    """MTLS-L001: a rejected attempt left no log record."""
+    """MTLS-L001 (K002 for key exchange): a rejected attempt left no log record."""
     for a in facts.attempts:
         if _rejected(a) and a.evidence.status is EvidenceStatus.NOT_LOGGED:
+            kex = _family(a) == "kex"
             yield _finding(
                 facts,
-                "MTLS-L001",
-                Severity.HIGH,
+                "MTLS-K002" if kex else "MTLS-L001",
+                Severity.MEDIUM if kex else Severity.HIGH,
                 [778],
-                f"Rejection not logged: {a.probe_id} ({a.tls_version.value})",
+                f"{'Handshake refusal' if kex else 'Rejection'} not logged: {a.probe_id} ({a.tls_version.value})",
                 f"The server rejected the attempt ({a.outcome}) but no source recorded it.",
                 a,
             )
@@ -152,7 +169,7 @@ def _has_identity(a: AttemptResult) -> bool:
 def no_identity(facts: ScanFacts) -> Iterator[Finding]:
     """MTLS-L003: logged, but no record names the client certificate."""
     for a in facts.attempts:
-        if a.probe_id == "control.no-cert" or not _logged(a):
+        if not _presents_certificate(a) or not _logged(a):
             continue
         if not (_rejected(a) or a.outcome.kind is OutcomeKind.ACCEPTED):
             continue

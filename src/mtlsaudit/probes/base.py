@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mtlsaudit.correlate.reasons import DEFECT_REASONS
 from mtlsaudit.forge import CA, Credential
-from mtlsaudit.models import Need, Severity
+from mtlsaudit.models import Need, Severity, TlsVersion
+from mtlsaudit.transport.hello import HelloSpec
 
 _ID = re.compile(r"^[a-z]+\.[a-z0-9-]+$")
 
@@ -39,6 +40,8 @@ class ForgeContext:
     ca: CA | None = None
     client: Credential | None = None
     advertised_ca_names: tuple[x509.Name, ...] = ()
+    server_versions: tuple[TlsVersion, ...] = (TlsVersion.TLS1_3, TlsVersion.TLS1_2)
+    revocation_url: str | None = None
 
     def has(self, need: Need) -> bool:
         return (self.ca if need is Need.CA else self.client) is not None
@@ -56,6 +59,9 @@ class Forged:
         legacy_crypto: the client must lower its own security level to send this.
         label: distinguishes generations of one probe (``gen1``/``gen2``).
         reasons: defect classes that override the probe's own (when a recipe degrades).
+        hello: send this raw ClientHello instead of a TLS handshake (no certificate).
+        garbage: send these bytes as the client certificate (via tlslite-ng).
+        version: the protocol version this attempt offers (probes with ``per_version=False``).
     """
 
     credential: Credential | None
@@ -65,6 +71,18 @@ class Forged:
     legacy_crypto: bool = False
     label: str = ""
     reasons: tuple[str, ...] | None = None
+    hello: HelloSpec | None = None
+    garbage: GarbageCertificate | None = None
+    version: TlsVersion | None = None
+
+
+@dataclass(frozen=True)
+class GarbageCertificate:
+    """Bytes sent in the Certificate message instead of a certificate, and the key that
+    signs CertificateVerify (the server should fail on the bytes before that)."""
+
+    der: bytes
+    key_pem: bytes = field(repr=False)
 
 
 Recipe = Callable[[ForgeContext, str], list[Forged]]
@@ -86,6 +104,11 @@ class ProbeMeta(BaseModel):
     cwe: tuple[int, ...] = Field(min_length=1)
     reasons: tuple[str, ...] = Field(default=(), description="defect classes a log line may name (correlate.reasons)")
     remediation: str
+    per_version: bool = Field(
+        default=True,
+        description="run once per TLS version the server speaks; False: the recipe chooses versions (labels)",
+    )
+    presents_certificate: bool = Field(default=True, description="False when no parseable certificate is sent")
 
     @field_validator("id")
     @classmethod

@@ -98,7 +98,7 @@ def attempts_table(report: ScanReport) -> Table:
     for a in report.attempts:
         table.add_row(
             _probe_label(a),
-            a.tls_version.value.replace("TLSv", ""),
+            a.tls_version.short,
             _outcome_text(a),
             Text(a.evidence.status.value, style=_STATUS_STYLE[a.evidence.status]),
             _match_text(a),
@@ -112,7 +112,7 @@ def findings_table(report: ScanReport) -> Table:
     first: dict[tuple[str, str | None], Finding] = {}
     for f in report.findings:
         key = (f.rule_id, f.probe_id)
-        grouped[key].append(f.tls_version.value.replace("TLSv", "") if f.tls_version else "")
+        grouped[key].append(f.tls_version.short if f.tls_version else "")
         first.setdefault(key, f)
     table = Table(show_edge=False, pad_edge=False)
     for col in ("severity", "rule", "probe", "TLS", "what"):
@@ -177,7 +177,7 @@ def render_comparison(reports: list[ScanReport], console: Console) -> None:
             rows.setdefault(a.attempt_id, [None] * len(reports))[col] = a
     for cells in rows.values():
         sample = next(c for c in cells if c is not None)
-        version = sample.tls_version.value.replace("TLSv", "")
+        version = sample.tls_version.short
         rendered: list[Text | str] = [f"{_probe_label(sample)} @{version}"]
         for c in cells:
             if c is None:

@@ -21,6 +21,9 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(os.environ["CERT"], os.environ["KEY"])
 ctx.load_verify_locations(os.environ["CA"])
 ctx.verify_mode = ssl.CERT_REQUIRED
+if os.environ.get("CRL"):  # the CRL variant: check the leaf against the CA's CRL
+    ctx.load_verify_locations(os.environ["CRL"])
+    ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
 httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
 httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
 httpd.serve_forever()

@@ -4,7 +4,7 @@
 // the handshake finish (rejectUnauthorized:false), decide yourself from
 // socket.authorized / authorizationError, log one JSON event, and drop the connection.
 // Enforcement is unchanged: nothing reaches the request handler unless authorized.
-// Run as is: CERT, KEY, CA (PEM paths) and PORT come from the environment.
+// Run as is: CERT, KEY, CA (PEM paths), PORT and optionally CRL come from the environment.
 const https = require('https');
 const fs = require('fs');
 
@@ -40,6 +40,8 @@ const server = https.createServer({
   cert: fs.readFileSync(process.env.CERT),
   key: fs.readFileSync(process.env.KEY),
   ca: [fs.readFileSync(process.env.CA)],
+  // Revocation: one Buffer per CRL (a file holding several CRLs is read as only the first).
+  crl: process.env.CRL ? [fs.readFileSync(process.env.CRL)] : undefined,
   requestCert: true,
   rejectUnauthorized: false, // we reject below, after logging
 }, (req, res) => {

@@ -6,7 +6,8 @@ certificate it rejected. mtlsaudit.guard runs the handshake itself (pyOpenSSL, w
 verify callback that keeps the presented certificate) and writes one ECS JSON event per
 handshake: failures at WARNING with reason, code, identity and ip:port; successes at
 INFO. Events from one source are rate-limited with a count of what was suppressed.
-Run as is (pip install mtlsaudit): CERT, KEY, CA (PEM paths) and PORT from the environment.
+Run as is (pip install mtlsaudit): CERT, KEY, CA, optionally CRL (PEM paths) and PORT from
+the environment.
 """
 
 import http.server
@@ -29,6 +30,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-guard = TLSGuard.from_files(cert=os.environ["CERT"], key=os.environ["KEY"], ca=os.environ["CA"])
+guard = TLSGuard.from_files(
+    cert=os.environ["CERT"], key=os.environ["KEY"], ca=os.environ["CA"], crl=os.environ.get("CRL")
+)
 server = GuardedHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler, guard=guard)
 server.serve_forever()
