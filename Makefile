@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck system-deps venv clean benchmark schema
+.PHONY: demo test lint typecheck system-deps venv clean benchmark benchmark-guard schema
 
 demo: venv
 	$(BIN)/mtlsaudit demo
@@ -45,6 +45,9 @@ typecheck: venv
 
 benchmark: venv
 	$(BIN)/python benchmarks/bench_scan.py
+
+benchmark-guard: venv
+	$(BIN)/python benchmarks/bench_guard.py
 
 schema: venv
 	$(BIN)/python -c "from mtlsaudit.report.json import write_schema; write_schema()"

@@ -16,15 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from mtlsaudit.remediate import remedy  # noqa: E402
-from servers import TestPki, start_nginx  # noqa: E402
-
-from mtlsaudit.collect.file import FileSource  # noqa: E402
-from mtlsaudit.judge import judge  # noqa: E402
-from mtlsaudit.models import Target, TlsVersion  # noqa: E402
-from mtlsaudit.probes import ForgeContext  # noqa: E402
-from mtlsaudit.scan import ScanOptions, TrustMaterial, plan, run_scan, select_probes  # noqa: E402
-from mtlsaudit.transport import ClientMaterial, connect, http_request  # noqa: E402
+from mtlsaudit.collect.file import FileSource
+from mtlsaudit.judge import judge
+from mtlsaudit.models import Target, TlsVersion
+from mtlsaudit.probes import ForgeContext
+from mtlsaudit.remediate import remedy
+from mtlsaudit.scan import ScanOptions, TrustMaterial, plan, run_scan, select_probes
+from mtlsaudit.transport import ClientMaterial, connect, http_request
+from servers import TestPki, start_nginx
 
 REPEATS = 5
 CERTIFICATE_PROBES = "control.*,chain.*,validity.*,usage.*,crypto.*,inject.*,identity.*,lifecycle.*"

@@ -83,6 +83,8 @@ VARIANTS: list[Variant] = [
     Variant("node-crl", "node", "manual", start_node, "node", "remediated + crl option", True),
     Variant("go-crl", "go", "verifypeer", start_go, "go", "remediated, CRL checked in verify()", True),
     Variant("python-crl", "python", "stdlib_default", start_python, about="VERIFY_CRL_CHECK_LEAF", crl=True),
+    # mtlsaudit.guard on uvicorn (issue: guard): asyncio protocol wrapper + ASGI middleware.
+    Variant("python-uvicorn-guard", "python", "uvicorn_guard", start_python, about="uvicorn + guard", crl=True),
 ]
 BY_KEY = {v.key: v for v in VARIANTS}
 

@@ -64,3 +64,97 @@ def test_audit_log_emits_summary_events_through_logging():
     summary = events[-1]
     assert summary["event.action"] == "mtls-audit-suppressed" and summary["event.count"] == 3
     assert summary["source.ip"] == "192.0.2.7" and summary["log.level"] == "warning"
+
+
+def _capture(name: str) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    logger = logging.getLogger(name)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(EcsJsonFormatter())
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger, stream
+
+
+def test_wsgi_server_behind_the_guard_logs_identity_and_denials(pki):
+    # A real TLS client against wsgiref behind the guard, with the WSGI middleware: the
+    # request event names the client certificate; a 403 from the app is a WARNING
+    # "authorization-denied" event with the same identity.
+    import asyncio
+    import threading
+
+    from mtlsaudit.guard import GuardedWSGIRequestHandler, GuardedWSGIServer, TLSGuard, WSGIAuditMiddleware
+    from mtlsaudit.models import TlsVersion
+    from mtlsaudit.transport import ClientMaterial, connect, http_request
+
+    logger, stream = _capture("mtlsaudit.guard.test.wsgi")
+
+    def app(environ, start_response):
+        denied = environ["PATH_INFO"].startswith("/admin")
+        start_response("403 Forbidden" if denied else "200 OK", [("Content-Type", "text/plain")])
+        return [b"no\n" if denied else b"ok\n"]
+
+    guard = TLSGuard.from_files(pki.server_pem, pki.server_key, pki.ca_pem, audit=AuditLog(logger))
+    server = GuardedWSGIServer(("127.0.0.1", 0), GuardedWSGIRequestHandler, guard=guard)
+    server.set_app(WSGIAuditMiddleware(app, logger=logger))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        material = ClientMaterial(pki.client_pem, pki.client_key)
+        for path, status in (("/ok", 200), ("/admin", 403)):
+            result = asyncio.run(
+                connect(
+                    "127.0.0.1", server.server_address[1], sni="localhost", version=TlsVersion.TLS1_3,
+                    material=material, request=http_request("localhost", path, "t"), timeout=5,
+                )
+            )  # fmt: skip
+            assert result.outcome.http_status == status, result.outcome
+    finally:
+        server.shutdown()
+        server.server_close()
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    serial = format(pki.client.leaf.serial_number, "X")
+    accepted = [e for e in events if e.get("event.action") == "mtls-handshake-accepted"]
+    requests = [e for e in events if e.get("event.action") == "request"]
+    denied = [e for e in events if e.get("event.action") == "authorization-denied"]
+    assert len(accepted) == 2 and len(requests) == 1 and len(denied) == 1
+    assert requests[0]["url.path"] == "/ok" and requests[0]["tls.client.x509.serial_number"] == serial
+    assert denied[0]["log.level"] == "warning" and denied[0]["http.response.status_code"] == 403
+    assert denied[0]["tls.client.x509.serial_number"] == serial and denied[0]["source.port"] > 0
+
+
+def test_asgi_middleware_reads_the_tls_extension_and_logs_denials(pki):
+    import asyncio
+
+    from cryptography.hazmat.primitives import serialization
+
+    from mtlsaudit.guard import ASGIAuditMiddleware
+
+    logger, stream = _capture("mtlsaudit.guard.test.asgi")
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 403, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    pem = pki.client.leaf.public_bytes(serialization.Encoding.PEM).decode()
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/admin",
+        "client": ("192.0.2.1", 40000),
+        "extensions": {"tls": {"client_cert_chain": [pem]}},
+    }
+    sent = []
+
+    async def receive():
+        return {"type": "http.request"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(ASGIAuditMiddleware(app, logger=logger)(scope, receive, send))
+    event = json.loads(stream.getvalue().splitlines()[0])
+    assert event["event.action"] == "authorization-denied" and event["log.level"] == "warning"
+    assert event["tls.client.x509.subject.distinguished_name"] == pki.client.leaf.subject.rfc4514_string()
+    assert event["source.ip"] == "192.0.2.1" and event["source.port"] == 40000
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]

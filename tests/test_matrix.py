@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from matrix import BY_KEY, VARIANTS, compare, load_truth, scan
-from mtlsaudit.models import OutcomeKind, ScanReport
+from mtlsaudit.models import MatchKind, OutcomeKind, ScanReport
+from mtlsaudit.probes import catalogue
 from servers import TestPki
 
 SUMMARY: list[str] = []
@@ -157,3 +158,23 @@ def test_key_exchange_and_revocation_defects_are_reported(matrix: dict[str, Scan
     fetches = matrix["nginx-crl"].revocation_fetches
     assert fetches and {f.kind for f in fetches} == {"ocsp"}
     assert not matrix["haproxy-crl"].revocation_fetches
+
+
+@pytest.mark.parametrize(
+    ("stock", "guarded"), [("python-uvicorn", "python-uvicorn-guard"), ("python-stdlib", "python-remediated")]
+)
+def test_guard_turns_a_silent_python_server_into_a_clean_scan(
+    matrix: dict[str, ScanReport], stock: str, guarded: str
+) -> None:
+    # Without the guard: rejections vanish (L001) and successes carry no identity (L003).
+    before = _rules(matrix[stock])
+    assert {"MTLS-L001", "MTLS-L003"} <= before.keys()
+    # With it: no logging finding at all; every attempt that presented a certificate is
+    # tied to its line by an exact marker; injected subjects forge nothing.
+    report = matrix[guarded]
+    assert not [f.rule_id for f in report.findings if f.rule_id.startswith("MTLS-L")]
+    for a in report.attempts:
+        meta = {p.id: p.meta for p in catalogue()}[a.probe_id]
+        if meta.presents_certificate and a.probe_id != "control.no-cert":
+            assert MatchKind.EXACT in {r.match for r in a.evidence.records}, a.attempt_id
+        assert not any(r.fields.injection for r in a.evidence.records), a.attempt_id

@@ -9,11 +9,27 @@ summary event that carries the suppressed count.
 
     from mtlsaudit.guard import GuardedHTTPServer, TLSGuard
     guard = TLSGuard.from_files(cert="server.pem", key="server.key", ca="clients-ca.pem")
-    GuardedHTTPServer(("0.0.0.0", 8443), Handler, guard).serve_forever()
+    GuardedHTTPServer(("0.0.0.0", 8443), Handler, guard=guard).serve_forever()
+
+asyncio servers (uvicorn: ``http=guarded_http(guard)``) are in :mod:`mtlsaudit.guard.aio`;
+ASGI/WSGI middleware that adds identity to request events is in
+:mod:`mtlsaudit.guard.middleware`.
 """
 
 from mtlsaudit.guard.events import AuditLog, EcsJsonFormatter, RateLimiter
-from mtlsaudit.guard.stdlib import GuardedHTTPServer, GuardedServerMixin
+from mtlsaudit.guard.middleware import ASGIAuditMiddleware, WSGIAuditMiddleware
+from mtlsaudit.guard.stdlib import GuardedHTTPServer, GuardedServerMixin, GuardedWSGIRequestHandler, GuardedWSGIServer
 from mtlsaudit.guard.tls import TLSGuard
 
-__all__ = ["AuditLog", "EcsJsonFormatter", "GuardedHTTPServer", "GuardedServerMixin", "RateLimiter", "TLSGuard"]
+__all__ = [
+    "ASGIAuditMiddleware",
+    "AuditLog",
+    "EcsJsonFormatter",
+    "GuardedHTTPServer",
+    "GuardedServerMixin",
+    "GuardedWSGIRequestHandler",
+    "GuardedWSGIServer",
+    "RateLimiter",
+    "TLSGuard",
+    "WSGIAuditMiddleware",
+]

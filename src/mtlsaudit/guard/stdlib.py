@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import socketserver
+import wsgiref.simple_server
 from typing import Any
 
 from mtlsaudit.guard.tls import TLSGuard
@@ -46,4 +47,23 @@ class GuardedHTTPServer(GuardedServerMixin, http.server.ThreadingHTTPServer):
     """
 
 
-__all__ = ["GuardedHTTPServer", "GuardedServerMixin", "socketserver"]
+class GuardedWSGIRequestHandler(wsgiref.simple_server.WSGIRequestHandler):
+    """wsgiref handler that puts the verified certificate and the client port in the
+    environ (``mtls.client_certificate``, ``REMOTE_PORT``) for :class:`WSGIAuditMiddleware`."""
+
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ["mtls.client_certificate"] = getattr(self.request, "client_certificate", None)
+        environ["REMOTE_PORT"] = str(self.client_address[1])
+        environ["wsgi.url_scheme"] = "https"
+        return environ
+
+
+class GuardedWSGIServer(GuardedServerMixin, socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+    """wsgiref's server behind the guard: ``GuardedWSGIServer(addr, GuardedWSGIRequestHandler,
+    guard=...)`` then ``set_app(WSGIAuditMiddleware(app))``."""
+
+    daemon_threads = True
+
+
+__all__ = ["GuardedHTTPServer", "GuardedServerMixin", "GuardedWSGIRequestHandler", "GuardedWSGIServer"]

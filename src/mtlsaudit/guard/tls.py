@@ -13,8 +13,10 @@ import io
 import logging
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,23 @@ class _Seen:
         return self.certs.get(0) or (self.certs[min(self.certs)] if self.certs else None)
 
 
+@dataclass
+class Session:
+    """One handshake in progress: the pyOpenSSL connection and what its verifier saw."""
+
+    conn: SSL.Connection
+    seen: _Seen
+
+
+def _source(address: tuple[Any, ...]) -> dict[str, Any]:
+    port = address[1] if len(address) > 1 and isinstance(address[1], int) else None
+    return {"source.ip": str(address[0]), "source.port": port}
+
+
+def _key(address: tuple[Any, ...]) -> tuple[str, int]:
+    return str(address[0]), int(address[1]) if len(address) > 1 else 0
+
+
 class TLSGuard:
     """Server-side mTLS handshakes that always end in one audit event."""
 
@@ -73,6 +92,8 @@ class TLSGuard:
         self.audit = audit or AuditLog()
         self.handshake_timeout = handshake_timeout
         context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, self._verify)
+        self._live: dict[tuple[str, int], x509.Certificate] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_files(
@@ -110,49 +131,51 @@ class TLSGuard:
                 seen.error = (errnum, depth)
         return bool(ok)
 
-    def accept(self, sock: socket.socket, address: tuple[Any, ...]) -> GuardedSocket | None:
-        """Handshake on an accepted socket. Logs one event either way; returns the TLS
-        socket, or None (socket closed) when the handshake failed."""
-        sock.setblocking(False)
+    # --- one handshake, in three steps (used by the blocking and the asyncio front ends) ---
+
+    def start(self, sock: socket.socket | None = None) -> Session:
+        """A server-side connection on ``sock``, or on memory BIOs when ``sock`` is None."""
         conn = SSL.Connection(self.context, sock)
         seen = _Seen()
         conn.set_app_data(seen)
         conn.set_accept_state()
-        base = {"source.ip": str(address[0]), "source.port": int(address[1])}
-        try:
-            pump(conn.do_handshake, sock, time.monotonic() + self.handshake_timeout)
-        except (SSL.Error, OSError, TimeoutError) as exc:
-            fields = {**base, **self._tls_fields(conn), **certificate_fields(seen.leaf())}
-            detail = ssl_error_text(exc)
-            if seen.error is not None:
-                errnum, depth = seen.error
-                reason, code = verify_error_text(errnum), str(errnum)
-                fields["error.stack_depth"] = depth
-            else:
-                reason, code = detail, None
-            self.audit.emit(
-                logging.WARNING,
-                f"mTLS handshake rejected: {reason}",
-                {
-                    **fields,
-                    "event.action": "mtls-handshake-rejected",
-                    "event.category": "authentication",
-                    "event.outcome": "failure",
-                    "event.reason": reason,
-                    "event.code": code,
-                    "error.message": detail,
-                },
-            )
-            sock.close()
-            return None
-        peer = conn.get_peer_certificate()
+        return Session(conn, seen)
+
+    def failed(self, session: Session, address: tuple[Any, ...], exc: BaseException) -> None:
+        """Log the failed handshake: reason, code, identity (even of a rejected certificate)."""
+        conn, seen = session.conn, session.seen
+        fields = {**_source(address), **self._tls_fields(conn), **certificate_fields(seen.leaf())}
+        detail = ssl_error_text(exc)
+        if seen.error is not None:
+            errnum, depth = seen.error
+            reason, code = verify_error_text(errnum), str(errnum)
+            fields["error.stack_depth"] = depth
+        else:
+            reason, code = detail, None
+        self.audit.emit(
+            logging.WARNING,
+            f"mTLS handshake rejected: {reason}",
+            {
+                **fields,
+                "event.action": "mtls-handshake-rejected",
+                "event.category": "authentication",
+                "event.outcome": "failure",
+                "event.reason": reason,
+                "event.code": code,
+                "error.message": detail,
+            },
+        )
+
+    def succeeded(self, session: Session, address: tuple[Any, ...]) -> x509.Certificate | None:
+        """Log the accepted client; remember its certificate while the connection lives."""
+        peer = session.conn.get_peer_certificate()
         cert = peer.to_cryptography() if peer is not None else None
         self.audit.emit(
             logging.INFO,
             "mTLS client authenticated",
             {
-                **base,
-                **self._tls_fields(conn),
+                **_source(address),
+                **self._tls_fields(session.conn),
                 **certificate_fields(cert),
                 "event.action": "mtls-handshake-accepted",
                 "event.category": "authentication",
@@ -160,7 +183,33 @@ class TLSGuard:
             },
             limited=False,
         )
-        return GuardedSocket(conn, sock, address, cert)
+        if cert is not None:
+            with self._lock:
+                self._live[_key(address)] = cert
+        return cert
+
+    def forget(self, address: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._live.pop(_key(address), None)
+
+    def client_certificate(self, address: tuple[Any, ...]) -> x509.Certificate | None:
+        """The verified certificate of the live connection from ``address`` (ip, port)."""
+        with self._lock:
+            return self._live.get(_key(address))
+
+    def accept(self, sock: socket.socket, address: tuple[Any, ...]) -> GuardedSocket | None:
+        """Handshake on an accepted (blocking) socket. Logs one event either way; returns
+        the TLS socket, or None (socket closed) when the handshake failed."""
+        sock.setblocking(False)
+        session = self.start(sock)
+        try:
+            pump(session.conn.do_handshake, sock, time.monotonic() + self.handshake_timeout)
+        except (SSL.Error, OSError, TimeoutError) as exc:
+            self.failed(session, address, exc)
+            sock.close()
+            return None
+        cert = self.succeeded(session, address)
+        return GuardedSocket(session.conn, sock, address, cert, on_close=lambda: self.forget(address))
 
     @staticmethod
     def _tls_fields(conn: SSL.Connection) -> dict[str, Any]:
@@ -179,11 +228,17 @@ class GuardedSocket:
     """
 
     def __init__(
-        self, conn: SSL.Connection, sock: socket.socket, address: tuple[Any, ...], cert: x509.Certificate | None
+        self,
+        conn: SSL.Connection,
+        sock: socket.socket,
+        address: tuple[Any, ...],
+        cert: x509.Certificate | None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.conn, self.sock, self.address = conn, sock, address
         self.client_certificate = cert
         self.timeout: float | None = 60.0
+        self._on_close = on_close
 
     def _deadline(self) -> float:
         return time.monotonic() + (self.timeout if self.timeout is not None else 3600.0)
@@ -236,6 +291,9 @@ class GuardedSocket:
             self.sock.shutdown(how)
 
     def close(self) -> None:
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
         self.sock.close()
 
 

@@ -6,7 +6,9 @@ certificate it rejected. mtlsaudit.guard runs the handshake itself (pyOpenSSL, w
 verify callback that keeps the presented certificate) and writes one ECS JSON event per
 handshake: failures at WARNING with reason, code, identity and ip:port; successes at
 INFO. Events from one source are rate-limited with a count of what was suppressed.
-Run as is (pip install mtlsaudit): CERT, KEY, CA, optionally CRL (PEM paths) and PORT from
+uvicorn and other asyncio servers: drop uvicorn's ssl_* options and pass
+http=mtlsaudit.guard.aio.guarded_http(guard) (wrap the app in ASGIAuditMiddleware to add
+the identity to request events). Run as is (pip install mtlsaudit): CERT, KEY, CA, optionally CRL (PEM paths) and PORT from
 the environment.
 """
 
