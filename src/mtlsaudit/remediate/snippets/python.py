@@ -8,8 +8,8 @@ handshake: failures at WARNING with reason, code, identity and ip:port; successe
 INFO. Events from one source are rate-limited with a count of what was suppressed.
 uvicorn and other asyncio servers: drop uvicorn's ssl_* options and pass
 http=mtlsaudit.guard.aio.guarded_http(guard) (wrap the app in ASGIAuditMiddleware to add
-the identity to request events). Run as is (pip install mtlsaudit): CERT, KEY, CA, optionally CRL (PEM paths) and PORT from
-the environment.
+the identity to request events). Run as is (pip install mtlsaudit): CERT, KEY, CA,
+optionally CRL (PEM paths) and PORT from the environment.
 """
 
 import http.server
