@@ -95,3 +95,25 @@ def test_hostile_answers_end_within_the_deadline(behaviour, kind, reason):
             assert reason in (result.outcome.reason or "")
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "kind"),
+    [
+        (_oversized, OutcomeKind.ERROR),
+        (_trickle, OutcomeKind.ERROR),
+        (_garbage, OutcomeKind.ERROR),
+        (_reset, OutcomeKind.CLOSED_SILENTLY),
+    ],
+)
+def test_tls13_certificate_engine_survives_hostile_servers(behaviour, kind):
+    from mtlsaudit.transport.tls13cert import send_tls13_certificate
+
+    server = _Server(behaviour)
+    try:
+        started = time.monotonic()
+        result = asyncio.run(send_tls13_certificate("127.0.0.1", server.port, sni=None, der=b"\x30\x00", timeout=0.5))
+        assert time.monotonic() - started < 2.0
+        assert result.outcome.kind is kind, result.outcome
+    finally:
+        server.close()

@@ -52,6 +52,7 @@ from mtlsaudit.transport import ClientMaterial, connect, http_request
 from mtlsaudit.transport.canames import advertised_ca_names
 from mtlsaudit.transport.hello import send_hello
 from mtlsaudit.transport.tls import version_refused
+from mtlsaudit.transport.tls13cert import send_tls13_certificate
 
 _TAGS = {TlsVersion.TLS1_3: "t13", TlsVersion.TLS1_2: "t12"}
 #: Common names shorter than this are too likely to occur by chance to be markers.
@@ -277,6 +278,10 @@ async def _run_attempt(
             spec = replace(spec, server_name=target.sni)
         result, _ = await send_hello(target.host, target.port, spec, options.timeout)
         markers = Markers()  # nothing the server could write down carries a marker
+    elif item.forged.garbage is not None and item.version is TlsVersion.TLS1_3:
+        result = await send_tls13_certificate(
+            target.host, target.port, sni=target.sni, der=item.forged.garbage.der, timeout=options.timeout
+        )
     elif item.forged.garbage is not None:
         from mtlsaudit.transport.garbage import send_garbage_certificate  # tlslite-ng: only when needed
 

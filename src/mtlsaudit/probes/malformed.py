@@ -25,31 +25,22 @@ from mtlsaudit.probes.base import ForgeContext, Forged, GarbageCertificate, leaf
 )
 def garbage_der(ctx: ForgeContext, tag: str) -> list[Forged]:
     assert ctx.ca is not None
-    if TlsVersion.TLS1_2 not in ctx.server_versions:
-        raise NotImplementedError(
-            "TLS 1.2 only: tlslite-ng cannot send a client certificate inside a TLS 1.3 handshake "
-            "(tlslite-ng issue #207), and the server does not speak TLS 1.2"
-        )
     # A real certificate from the trusted CA, then broken two ways: cut in half, and its
-    # outer SEQUENCE tag (0x30) replaced by SET (0x31). The key signs CertificateVerify.
+    # outer SEQUENCE tag (0x30) replaced by SET (0x31). The key signs CertificateVerify
+    # (TLS 1.2 via tlslite-ng); at TLS 1.3 our own client stops after the Certificate.
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cred = ctx.ca.issue(name(leaf_name_cn(ctx, "malformed.garbage-der", "t12")), key=key)
+    cred = ctx.ca.issue(name(leaf_name_cn(ctx, "malformed.garbage-der", "raw")), key=key)
     der = cred.leaf.public_bytes(serialization.Encoding.DER)
     key_pem = cred.key_pem()
-    note = (
-        "the server cannot parse what was sent, so no log line can name it: ip:port or time only; "
-        "TLS 1.2 only (tlslite-ng cannot send a client certificate in a TLS 1.3 handshake, its issue #207)"
-    )
-    v12 = TlsVersion.TLS1_2
-    return [
-        Forged(
-            None,
-            label="t12-truncated",
-            note=note,
-            version=v12,
-            garbage=GarbageCertificate(der[: len(der) // 2], key_pem),
-        ),
-        Forged(
-            None, label="t12-wrong-tag", note=note, version=v12, garbage=GarbageCertificate(b"\x31" + der[1:], key_pem)
-        ),
-    ]
+    note = "the server cannot parse what was sent, so no log line can name it: ip:port or time only"
+    out = []
+    for version, tag in ((TlsVersion.TLS1_3, "t13"), (TlsVersion.TLS1_2, "t12")):
+        if version not in ctx.server_versions:
+            continue
+        out += [
+            Forged(None, label=f"{tag}-truncated", note=note, version=version,
+                   garbage=GarbageCertificate(der[: len(der) // 2], key_pem)),
+            Forged(None, label=f"{tag}-wrong-tag", note=note, version=version,
+                   garbage=GarbageCertificate(b"\x31" + der[1:], key_pem)),
+        ]  # fmt: skip
+    return out
