@@ -153,6 +153,13 @@ def scan(
             min=0,
         ),
     ] = 0.0,
+    refine: Annotated[
+        bool,
+        typer.Option(
+            help="Re-run, each alone in a quiet slot, attempts that only a time-stamped line could explain "
+            "(costs about one log-timestamp resolution per such attempt, e.g. 1 s for nginx's error log).",
+        ),
+    ] = True,
     crl_out: CrlOut = None,
     responder: Annotated[
         str,
@@ -172,7 +179,9 @@ def scan(
     if sni is None and not _is_ip(host):
         sni = host
     tgt = Target(name=name or f"{host}:{port}", host=host, port=port, sni=sni)
-    options = ScanOptions(probes=probes, timeout=timeout, settle=settle, late=late, slot=slot, responder_host=responder)
+    options = ScanOptions(
+        probes=probes, timeout=timeout, settle=settle, late=late, slot=slot, refine=refine, responder_host=responder
+    )
     console = Console()
     show = fmt is Format.TEXT and out is None
     with _progress_bar(err) as bar:
