@@ -158,3 +158,37 @@ def test_asgi_middleware_reads_the_tls_extension_and_logs_denials(pki):
     assert event["tls.client.x509.subject.distinguished_name"] == pki.client.leaf.subject.rfc4514_string()
     assert event["source.ip"] == "192.0.2.1" and event["source.port"] == 40000
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+def test_events_render_through_structlog(pki):
+    # An application that formats its logs with structlog gets the guard's events, with
+    # every ECS field, through structlog's ProcessorFormatter.
+    import structlog
+
+    from mtlsaudit.guard.events import merge_ecs_fields
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.processors.JSONRenderer(),
+            foreign_pre_chain=[
+                merge_ecs_fields,
+                structlog.stdlib.add_log_level,
+                structlog.processors.TimeStamper("iso"),
+            ],
+        )
+    )
+    logger = logging.getLogger("mtlsaudit.guard.test.structlog")
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    AuditLog(logger).emit(
+        logging.WARNING,
+        "mTLS handshake rejected: certificate has expired",
+        {"source.ip": "127.0.0.1", "source.port": 4242, "event.reason": "certificate has expired\r\nforged"},
+    )
+    event = json.loads(stream.getvalue())
+    assert event["level"] == "warning" and event["source.port"] == 4242
+    assert event["event.reason"] == "certificate has expired\r\nforged"  # escaped by the JSON renderer
+    assert "\r" not in stream.getvalue().rstrip("\n") and "\n" not in stream.getvalue().rstrip("\n")

@@ -147,3 +147,17 @@ def configure_json_logging(stream: Any = None, level: int = logging.INFO) -> log
     logger.setLevel(level)
     logger.propagate = False
     return logger
+
+
+def merge_ecs_fields(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: put the guard's ECS fields (``extra={"ecs": ...}`` on the stdlib
+    record) into the event dict, so an application that renders its logs with structlog's
+    ``ProcessorFormatter`` writes the guard's events in its own format.
+
+    ``foreign_pre_chain=[merge_ecs_fields, ...]`` on the ``ProcessorFormatter``.
+    """
+    record = event_dict.get("_record")
+    fields = getattr(record, "ecs", None)
+    if isinstance(fields, dict):
+        event_dict.update(fields)
+    return event_dict
