@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import struct
 import time
 from dataclasses import dataclass, field
 
 from mtlsaudit.models import Outcome, OutcomeKind
+from mtlsaudit.transport.tcp import ConnectFailed, open_tcp
 from mtlsaudit.transport.tls import ConnectionResult
 
 SSL3, TLS1_0, TLS1_1, TLS1_2, TLS1_3 = 0x0300, 0x0301, 0x0302, 0x0303, 0x0304
@@ -173,27 +173,16 @@ async def send_hello(
 ) -> tuple[ConnectionResult, ServerAnswer | None]:
     """Send ``spec``'s hello and classify the first answer, all within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    local: tuple[str | None, int | None] = (None, None)
+    local_ip: str | None = None
+    local_port: int | None = None
     writer: asyncio.StreamWriter | None = None
 
     def result(outcome: Outcome, answer: ServerAnswer | None = None) -> tuple[ConnectionResult, ServerAnswer | None]:
         negotiated = VERSION_NAMES.get(answer.version) if answer and answer.version else None
-        return ConnectionResult(outcome, local[0], local[1], negotiated), answer
+        return ConnectionResult(outcome, local_ip, local_port, negotiated), answer
 
     try:
-        infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
-        )
-        family, _, _, _, address = infos[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        try:
-            await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, address), _left(deadline))
-        except BaseException:
-            sock.close()
-            raise
-        local = sock.getsockname()[:2]
-        reader, writer = await asyncio.open_connection(sock=sock)
+        reader, writer, local_ip, local_port = await open_tcp(host, port, timeout)
         writer.write(client_hello(spec))
         await asyncio.wait_for(writer.drain(), _left(deadline))
         data = b""
@@ -220,8 +209,10 @@ async def send_hello(
         return result(Outcome(kind=OutcomeKind.ERROR, reason=f"no complete answer within {timeout:g}s"))
     except ConnectionResetError:
         return result(Outcome(kind=OutcomeKind.CLOSED_SILENTLY, reason="reset"))
+    except ConnectFailed as exc:
+        return result(Outcome(kind=OutcomeKind.ERROR, reason=str(exc)))
     except OSError as exc:
-        return result(Outcome(kind=OutcomeKind.ERROR, reason=f"connect: {exc.strerror or exc}"))
+        return result(Outcome(kind=OutcomeKind.ERROR, reason=f"{type(exc).__name__}: {exc}"))
     finally:
         if writer is not None:
             writer.close()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from mtlsaudit.models import Outcome, OutcomeKind, TlsVersion
+from mtlsaudit.transport.tcp import ConnectFailed, open_tcp
 
 _ALERT = re.compile(r"ALERT_([A-Z0-9_]+)")
 #: HTTP statuses that mean "your client certificate was refused" (495/496 are nginx's own).
@@ -128,7 +128,6 @@ async def connect(
     Never raises for anything the server does: refused, reset, garbage or silence all
     become an :class:`Outcome`. Only a local bug would propagate.
     """
-    loop = asyncio.get_running_loop()
     try:
         ctx = client_context(version, material)
     except (ssl.SSLError, OSError) as exc:
@@ -138,28 +137,17 @@ async def connect(
             None,
             None,
         )
-    try:
-        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
-    except (OSError, TimeoutError) as exc:
-        return ConnectionResult(Outcome(kind=OutcomeKind.ERROR, reason=f"resolve: {exc}"), None, None, None)
-    family, _, _, _, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
     local_ip: str | None = None
     local_port: int | None = None
     writer: asyncio.StreamWriter | None = None
     plain: asyncio.StreamWriter | None = None
     try:
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, addr), timeout)
-        except (OSError, TimeoutError) as exc:
-            sock.close()
-            reason = "connect timeout" if isinstance(exc, TimeoutError) else f"connect: {exc.strerror or exc}"
-            return ConnectionResult(Outcome(kind=OutcomeKind.ERROR, reason=reason), None, None, None)
-        local_ip, local_port = sock.getsockname()[:2]
+            reader, stream, local_ip, local_port = await open_tcp(host, port, timeout)
+        except ConnectFailed as exc:
+            return ConnectionResult(Outcome(kind=OutcomeKind.ERROR, reason=str(exc)), None, None, None)
         # Plain stream first, then start_tls: open_connection(sock=…, ssl=…) insists on a
         # server_hostname, but a scan by IP must be able to send no SNI at all.
-        reader, stream = await asyncio.open_connection(sock=sock)
         plain = stream
         try:
             await asyncio.wait_for(
@@ -192,8 +180,6 @@ async def connect(
             writer.transport.abort()
         elif plain is not None:
             plain.transport.abort()
-        else:
-            sock.close()
 
 
 def _negotiated_version(writer: asyncio.StreamWriter) -> str | None:

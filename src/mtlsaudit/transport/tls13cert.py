@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import hmac
 import os
-import socket
 import struct
 import time
 
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mtlsaudit.models import Outcome, OutcomeKind
 from mtlsaudit.transport.hello import ALERTS, MAX_RECORD
+from mtlsaudit.transport.tcp import ConnectFailed, open_tcp
 from mtlsaudit.transport.tls import ConnectionResult
 
 TLS_AES_128_GCM_SHA256 = 0x1301
@@ -171,26 +171,15 @@ async def send_tls13_certificate(
 ) -> ConnectionResult:
     """One TLS 1.3 handshake whose Certificate message carries ``der``; classified."""
     deadline = time.monotonic() + timeout
-    local: tuple[str | None, int | None] = (None, None)
+    local_ip: str | None = None
+    local_port: int | None = None
     writer: asyncio.StreamWriter | None = None
 
     def done(outcome: Outcome, negotiated: str | None = None) -> ConnectionResult:
-        return ConnectionResult(outcome, local[0], local[1], negotiated)
+        return ConnectionResult(outcome, local_ip, local_port, negotiated)
 
     try:
-        infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
-        )
-        family, _, _, _, address = infos[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        try:
-            await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, address), timeout)
-        except BaseException:
-            sock.close()
-            raise
-        local = sock.getsockname()[:2]
-        reader, writer = await asyncio.open_connection(sock=sock)
+        reader, writer, local_ip, local_port = await open_tcp(host, port, timeout)
         key = X25519PrivateKey.generate()
         hello = client_hello(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw), sni)
         writer.write(struct.pack("!BHH", 22, 0x0301, len(hello)) + hello)
@@ -275,8 +264,10 @@ async def send_tls13_certificate(
         return done(Outcome(kind=OutcomeKind.ERROR, reason=f"no complete answer within {timeout:g}s"))
     except ProtocolError as exc:
         return done(Outcome(kind=OutcomeKind.ERROR, reason=str(exc)))
+    except ConnectFailed as exc:
+        return done(Outcome(kind=OutcomeKind.ERROR, reason=str(exc)))
     except OSError as exc:
-        return done(Outcome(kind=OutcomeKind.ERROR, reason=f"connect: {exc.strerror or exc}"))
+        return done(Outcome(kind=OutcomeKind.ERROR, reason=f"{type(exc).__name__}: {exc}"))
     except Exception as exc:  # a decryption failure (InvalidTag) or a malformed field
         return done(Outcome(kind=OutcomeKind.ERROR, reason=f"{type(exc).__name__}: {exc}"[:200]))
     finally:
