@@ -88,6 +88,8 @@ VARIANTS: list[Variant] = [
     Variant("python-crl", "python", "stdlib_default", start_python, about="VERIFY_CRL_CHECK_LEAF", crl=True),
     # mtlsaudit.guard on uvicorn (issue: guard): asyncio protocol wrapper + ASGI middleware.
     Variant("python-uvicorn-guard", "python", "uvicorn_guard", start_python, about="uvicorn + guard", crl=True),
+    Variant("python-hypercorn", "python", "hypercorn_default", start_python, about="hypercorn verify_mode"),
+    Variant("python-hypercorn-guard", "python", "hypercorn_guard", start_python, about="hypercorn + guard", crl=True),
 ]
 BY_KEY = {v.key: v for v in VARIANTS}
 

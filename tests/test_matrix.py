@@ -149,7 +149,7 @@ def test_key_exchange_and_revocation_defects_are_reported(matrix: dict[str, Scan
         assert revoked and all(a.outcome.kind.is_rejection for a in revoked), key
     for key, report in matrix.items():
         fallback = [a for a in report.attempts if a.probe_id == "kex.fallback-scsv"]
-        if key == "python-uvicorn":
+        if key in ("python-uvicorn", "python-hypercorn"):
             # asyncio's SSL transport closes without flushing the alert OpenSSL produced.
             assert [a.outcome.kind for a in fallback] == [OutcomeKind.CLOSED_SILENTLY]
         else:
@@ -161,7 +161,12 @@ def test_key_exchange_and_revocation_defects_are_reported(matrix: dict[str, Scan
 
 
 @pytest.mark.parametrize(
-    ("stock", "guarded"), [("python-uvicorn", "python-uvicorn-guard"), ("python-stdlib", "python-remediated")]
+    ("stock", "guarded"),
+    [
+        ("python-uvicorn", "python-uvicorn-guard"),
+        ("python-hypercorn", "python-hypercorn-guard"),
+        ("python-stdlib", "python-remediated"),
+    ],
 )
 def test_guard_turns_a_silent_python_server_into_a_clean_scan(
     matrix: dict[str, ScanReport], stock: str, guarded: str

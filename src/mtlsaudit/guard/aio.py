@@ -249,3 +249,50 @@ def guarded_http(guard: TLSGuard, http: str = "h11") -> Callable[..., GuardedTLS
 
 
 __all__ = ["GuardedTLSProtocol", "guarded_factory", "guarded_http"]
+
+
+async def serve_hypercorn(
+    app: Any, guard: TLSGuard, host: str, port: int, config: Any = None, shutdown: asyncio.Event | None = None
+) -> None:
+    """Serve an ASGI app with hypercorn's HTTP machinery behind the guard.
+
+    hypercorn creates its TLS server inside ``asyncio.start_server(ssl=...)`` with no
+    protocol hook, so this runs hypercorn's per-connection ``TCPServer`` (and its lifespan
+    handling) on a guarded server instead: hypercorn's internal API, tested with 0.18.
+    Pass a ``hypercorn.config.Config`` without certfile/keyfile (the guard does TLS).
+    """
+    from hypercorn.app_wrappers import ASGIWrapper
+    from hypercorn.asyncio.lifespan import Lifespan
+    from hypercorn.asyncio.tcp_server import TCPServer
+    from hypercorn.asyncio.worker_context import WorkerContext
+    from hypercorn.config import Config
+
+    config = config or Config()
+    loop = asyncio.get_running_loop()
+    wrapped = ASGIWrapper(app)
+    state: dict[str, Any] = {}
+    lifespan = Lifespan(wrapped, config, loop, state)
+    lifespan_task = loop.create_task(lifespan.handle_lifespan())
+    await lifespan.wait_for_startup()
+    context = WorkerContext(None)
+    connections: set[asyncio.Task[None]] = set()
+
+    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await TCPServer(wrapped, loop, config, context, state, reader, writer)
+
+    def plaintext() -> asyncio.StreamReaderProtocol:
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = loop.create_task(connected(reader, writer))
+            connections.add(task)
+            task.add_done_callback(connections.discard)
+
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(), on_connect)
+
+    server = await loop.create_server(guarded_factory(guard, plaintext), host, port)
+    try:
+        await (shutdown or asyncio.Event()).wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await lifespan.wait_for_shutdown()
+        lifespan_task.cancel()
