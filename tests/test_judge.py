@@ -129,3 +129,29 @@ def test_score_caps_per_rule_and_critical_caps_grade():
     assert report.score == 62  # 4 × 15 for L001, capped at 2.5 × 15
     crit = judge(facts(result("chain.self-signed", OutcomeKind.ACCEPTED, EvidenceStatus.LOGGED, GOOD)))
     assert crit.grade == "D" and score(crit.findings)[0] == 70
+
+
+def test_family_rules_for_key_exchange_revocation_and_secrets():
+    # A raw hello the server agreed to is K001; a refused one that left no line is K002
+    # (not L001), and without a certificate there is no identity to demand (no L003).
+    accepted = result("kex.legacy-protocol", OutcomeKind.ACCEPTED, EvidenceStatus.NOT_LOGGED)
+    refused = result("kex.no-shared-cipher", OutcomeKind.REJECTED_HANDSHAKE, EvidenceStatus.NOT_LOGGED)
+    logged = result(
+        "kex.fallback-scsv",
+        OutcomeKind.REJECTED_HANDSHAKE,
+        EvidenceStatus.LOGGED,
+        GOOD.model_copy(update={"identity": []}),
+    )
+    report = judge(facts(accepted, refused, logged))
+    by_rule = {f.rule_id: f for f in report.findings}
+    assert set(by_rule) == {"MTLS-K001", "MTLS-K002"}
+    assert by_rule["MTLS-K001"].severity.value == "medium"
+    # A revoked certificate accepted is R001, critical (DESIGN §7): the grade is capped.
+    revoked = result("revocation.revoked", OutcomeKind.ACCEPTED, EvidenceStatus.LOGGED, GOOD)
+    report = judge(facts(revoked))
+    assert [(f.rule_id, f.severity.value) for f in report.findings] == [("MTLS-R001", "critical")]
+    assert report.grade in "DF"
+    # A PEM body in a record is L009.
+    leaky = GOOD.model_copy(update={"secret": True})
+    report = judge(facts(result("validity.expired", OutcomeKind.REJECTED_HTTP, EvidenceStatus.LOGGED, leaky)))
+    assert rules(report) == {"MTLS-L009"}

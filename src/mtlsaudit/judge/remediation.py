@@ -61,6 +61,10 @@ RULE_REMEDIATION: dict[str, str] = {
     "MTLS-L006": "Log the client's source address and port (nginx $remote_addr:$remote_port).",
     "MTLS-L007": PROBE_REMEDIATION["log-serial"],
     "MTLS-L008": PROBE_REMEDIATION["escape-fields"],
+    "MTLS-L009": (
+        "Never log PEM bodies or keys: log the certificate's subject, serial and SHA-256 "
+        "fingerprint instead (nginx $ssl_client_fingerprint, not $ssl_client_escaped_cert)."
+    ),
     "MTLS-K001": PROBE_REMEDIATION["modern-protocols"],
     "MTLS-K002": (
         "Log refused handshakes (protocol version, cipher, fallback) with the source ip:port and "

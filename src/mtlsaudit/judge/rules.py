@@ -303,6 +303,26 @@ def log_injection(facts: ScanFacts) -> Iterator[Finding]:
                 break
 
 
+@rule
+def secrets_in_logs(facts: ScanFacts) -> Iterator[Finding]:
+    """MTLS-L009: a record carries a PEM body or a private key (CWE-532)."""
+    records = [(a, r) for a in facts.attempts for r in a.evidence.records] + [(None, r) for r in facts.unattributed]
+    for attempt, r in records:
+        if r.fields.secret:
+            where = f"{attempt.probe_id} ({attempt.tls_version.value})" if attempt else "an unattributed line"
+            yield _finding(
+                facts,
+                "MTLS-L009",
+                Severity.MEDIUM,
+                [532],
+                f"Certificate or key material in the log: {where}",
+                f"A record in {r.source} contains a PEM body or a private key; log fingerprints, not PEM.",
+                attempt,
+            )
+            if attempt is None:
+                break  # one finding for the unattributed lines is enough
+
+
 _WEIGHT = {
     Severity.CRITICAL: 30.0,
     Severity.HIGH: 15.0,

@@ -14,7 +14,7 @@ from mtlsaudit.probes.base import ForgeContext, Forged, leaf_name_cn, probe
     title="A revoked client certificate (on the CA's CRL, OCSP says revoked) is rejected and logged",
     family="revocation",
     needs=(frozenset({Need.CA}),),
-    severity=Severity.HIGH,
+    severity=Severity.CRITICAL,
     cwe=(299,),
     reasons=("revoked",),
     remediation="check-revocation",
