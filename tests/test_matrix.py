@@ -180,6 +180,6 @@ def test_guard_turns_a_silent_python_server_into_a_clean_scan(
     assert not [f.rule_id for f in report.findings if f.rule_id.startswith("MTLS-L")]
     for a in report.attempts:
         meta = {p.id: p.meta for p in catalogue()}[a.probe_id]
-        if meta.presents_certificate and a.probe_id != "control.no-cert":
+        if meta.presents_certificate:
             assert MatchKind.EXACT in {r.match for r in a.evidence.records}, a.attempt_id
         assert not any(r.fields.injection for r in a.evidence.records), a.attempt_id

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from mtlsaudit.collect.file import FileSource
-from mtlsaudit.judge import judge
-from mtlsaudit.models import EvidenceStatus, MatchKind, OutcomeKind, ScanReport, Target
-from mtlsaudit.scan import ScanOptions, TrustMaterial, run_scan
+from matrix import scan
+from mtlsaudit.models import EvidenceStatus, MatchKind, OutcomeKind, ScanReport
+from mtlsaudit.scan import ScanOptions
 from servers import RunningServer, TestPki
 
 # The certificate probes; raw hellos, garbage DER and revocation are judged in the matrix.
@@ -16,10 +13,7 @@ FAST = ScanOptions(probes=CERTIFICATE_PROBES, settle=0.3, late=0.3, timeout=5)
 
 
 def scan_nginx(server: RunningServer, pki: TestPki, name: str) -> ScanReport:
-    target = Target(name=name, host="127.0.0.1", port=server.port, sni="localhost")
-    sources = [FileSource(f"file:{p}") for p in server.logs.values()]
-    trust = TrustMaterial(ca=pki.ca, client=pki.client)
-    return judge(asyncio.run(run_scan(target, trust, sources, FAST)))
+    return scan(server, pki, name, FAST)
 
 
 def rules_for(report: ScanReport, attempt_id: str) -> set[str]:

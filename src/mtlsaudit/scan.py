@@ -428,7 +428,6 @@ async def run_scan(
             client=trust.client,
             advertised_ca_names=tuple(dict.fromkeys(issuers)),
             server_versions=tuple(versions),
-            revocation_url=responder.base_url if responder else None,
         )
         the_plan = plan(probes, ctx, versions)
         attempts: list[Attempt] = []

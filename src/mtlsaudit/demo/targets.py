@@ -11,7 +11,6 @@ Both enforce client authentication the same way; only their logging differs:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import socket
 import ssl
@@ -61,10 +60,6 @@ class DemoPki:
         client.write(directory, "client")
         crl_path = write_crl(ca, directory / "crl.pem")  # both targets check revocation
         return cls(ca, server, client, ca_path, cert_path, key_path, crl_path)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _read_head(read: Callable[[int], bytes]) -> bytes:

@@ -57,8 +57,9 @@ class RateLimiter:
 
     When a source's window ends with suppressed events, the next call for any source
     (or :meth:`drain`) yields one summary per such source with the exact count, so
-    nothing is silently lost. Memory is bounded by ``max_sources`` (least recently seen
-    sources are summarised and forgotten first).
+    nothing is silently lost. Memory is bounded by ``max_sources`` (the oldest windows
+    are summarised and forgotten first). Windows are kept in the order they opened, so
+    each call only looks at the ones that have ended: constant work per event in a flood.
     """
 
     def __init__(self, burst: int = 100, window: float = 10.0, max_sources: int = 10_000) -> None:
@@ -72,12 +73,13 @@ class RateLimiter:
         now = time.monotonic() if now is None else now
         due: list[tuple[str, int, float]] = []
         with self._lock:
-            for ip in list(self._state):
-                start, _, suppressed = self._state[ip]
-                if now - start >= self.window:
-                    if suppressed:
-                        due.append((ip, int(suppressed), start))
-                    del self._state[ip]
+            while self._state:
+                ip, (start, _, suppressed) = next(iter(self._state.items()))
+                if now - start < self.window:
+                    break  # every later window opened later still
+                if suppressed:
+                    due.append((ip, int(suppressed), start))
+                del self._state[ip]
             state = self._state.get(source)
             if state is None:
                 while len(self._state) >= self.max_sources:
@@ -85,7 +87,6 @@ class RateLimiter:
                     if suppressed:
                         due.append((ip, int(suppressed), start))
                 state = self._state[source] = [now, 0, 0]
-            self._state.move_to_end(source)
             state[1] += 1
             if state[1] <= self.burst:
                 return True, due

@@ -30,10 +30,6 @@ class GuardedServerMixin:
         if tls is not None:
             super().finish_request(tls, client_address)  # type: ignore[misc]
 
-    def shutdown_request(self, request: Any) -> None:
-        # The handler may have been given the TLS socket; the plain one is closed either way.
-        super().shutdown_request(request)  # type: ignore[misc]
-
     def server_close(self) -> None:
         super().server_close()  # type: ignore[misc]
         self.guard.audit.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from functools import cache
 
 from mtlsaudit.correlate.fields import WARN
 from mtlsaudit.judge.remediation import PROBE_REMEDIATION, RULE_REMEDIATION
@@ -34,8 +35,13 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
+@cache
+def _metas() -> dict[str, ProbeMeta]:
+    return {p.id: p.meta for p in catalogue()}
+
+
 def _probe_meta(probe_id: str) -> ProbeMeta | None:
-    return next((p.meta for p in catalogue() if p.id == probe_id), None)
+    return _metas().get(probe_id)
 
 
 def _finding(
@@ -96,7 +102,7 @@ def _family(a: AttemptResult) -> str:
 
 def _presents_certificate(a: AttemptResult) -> bool:
     meta = _probe_meta(a.probe_id)
-    return a.probe_id != "control.no-cert" and (meta is None or meta.presents_certificate)
+    return meta is None or meta.presents_certificate
 
 
 @rule

@@ -41,7 +41,6 @@ class ForgeContext:
     client: Credential | None = None
     advertised_ca_names: tuple[x509.Name, ...] = ()
     server_versions: tuple[TlsVersion, ...] = (TlsVersion.TLS1_3, TlsVersion.TLS1_2)
-    revocation_url: str | None = None
 
     def has(self, need: Need) -> bool:
         return (self.ca if need is Need.CA else self.client) is not None

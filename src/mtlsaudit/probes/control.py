@@ -34,6 +34,7 @@ def valid(ctx: ForgeContext, tag: str) -> list[Forged]:
     cwe=(306, 295),
     reasons=("no-cert",),
     remediation="require-client-cert",
+    presents_certificate=False,
 )
 def no_cert(ctx: ForgeContext, tag: str) -> list[Forged]:
     return [Forged(None)]

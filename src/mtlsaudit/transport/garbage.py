@@ -22,7 +22,7 @@ from tlslite.x509 import X509
 from tlslite.x509certchain import X509CertChain
 
 from mtlsaudit.models import Outcome, OutcomeKind, TlsVersion
-from mtlsaudit.transport.tls import REJECT_STATUSES, ConnectionResult
+from mtlsaudit.transport.tls import ConnectionResult, classify_status
 
 _TLSLITE_VERSIONS = {TlsVersion.TLS1_3: (3, 4), TlsVersion.TLS1_2: (3, 3)}
 
@@ -68,9 +68,7 @@ def _exchange(
             return done(Outcome(kind=OutcomeKind.CLOSED_SILENTLY, reason=type(exc).__name__))
         if not head:
             return done(Outcome(kind=OutcomeKind.CLOSED_SILENTLY))
-        status = _status(head)
-        kind = OutcomeKind.REJECTED_HTTP if status in REJECT_STATUSES else OutcomeKind.ACCEPTED
-        return done(Outcome(kind=kind, http_status=status), version.value)
+        return done(classify_status(head), version.value)
     except TLSLocalAlert as exc:
         return done(Outcome(kind=OutcomeKind.ERROR, reason=f"client-side: {exc}"[:200]))
     except (TLSError, OSError) as exc:
@@ -81,13 +79,6 @@ def _exchange(
 
 def _alert(exc: TLSRemoteAlert) -> str:
     return str(AlertDescription.toStr(exc.description))
-
-
-def _status(head: bytes) -> int | None:
-    parts = head.split(b" ", 2)
-    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
-        return int(parts[1])
-    return None
 
 
 async def send_garbage_certificate(

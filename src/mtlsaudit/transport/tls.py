@@ -90,7 +90,8 @@ def http_request(host: str, path: str, user_agent: str) -> bytes:
     ).encode("ascii", "backslashreplace")
 
 
-def _classify_status(head: bytes) -> Outcome:
+def classify_status(head: bytes) -> Outcome:
+    """The outcome an HTTP answer's status line means (rejection, misdirected, accepted)."""
     m = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})", head)
     if not m:
         return Outcome(kind=OutcomeKind.ACCEPTED, reason="non-HTTP answer after handshake")
@@ -224,12 +225,12 @@ async def _exchange(
                 head += chunk
     except (ssl.SSLError, ConnectionError, EOFError) as exc:
         if head:
-            return _classify_status(head)
+            return classify_status(head)
         return _closed(exc, after_handshake=True)
     except TimeoutError:
         if head:
-            return _classify_status(head)
+            return classify_status(head)
         return Outcome(kind=OutcomeKind.ERROR, reason="no answer before timeout")
     if not head:
         return _closed(None, after_handshake=True)
-    return _classify_status(head)
+    return classify_status(head)

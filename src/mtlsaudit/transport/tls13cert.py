@@ -38,6 +38,11 @@ class ProtocolError(Exception):
     """The server's bytes do not follow the TLS 1.3 handshake we expect."""
 
 
+def _alert(body: bytes) -> Outcome:
+    """The server's refusal, from an alert record's body (level, description)."""
+    return Outcome(kind=OutcomeKind.REJECTED_HANDSHAKE, alert=ALERTS.get(body[1], str(body[1])))
+
+
 def _expand_label(secret: bytes, label: str, context: bytes, length: int) -> bytes:
     full = b"tls13 " + label.encode()
     info = struct.pack("!H", length) + bytes([len(full)]) + full + bytes([len(context)]) + context
@@ -187,7 +192,7 @@ async def send_tls13_certificate(
 
         header, payload = await records.record()
         if header[0] == 21:
-            return done(Outcome(kind=OutcomeKind.REJECTED_HANDSHAKE, alert=ALERTS.get(payload[1], str(payload[1]))))
+            return done(_alert(payload))
         plain = bytearray(payload)
         messages = _messages(plain)
         while not messages:
@@ -215,12 +220,12 @@ async def send_tls13_certificate(
             if header[0] == 20:
                 continue  # middlebox-compatibility ChangeCipherSpec
             if header[0] == 21:  # a plaintext alert
-                return done(Outcome(kind=OutcomeKind.REJECTED_HANDSHAKE, alert=ALERTS.get(payload[1], str(payload[1]))))
+                return done(_alert(payload))
             if header[0] != 23:
                 raise ProtocolError(f"unexpected plaintext record type {header[0]}")
             inner_type, content = server_keys.open(header, payload)
             if inner_type == 21:
-                return done(Outcome(kind=OutcomeKind.REJECTED_HANDSHAKE, alert=ALERTS.get(content[1], str(content[1]))))
+                return done(_alert(content))
             flight += content
             for kind, body in _messages(flight):
                 transcript.update(bytes([kind]) + len(body).to_bytes(3, "big") + body)
@@ -240,7 +245,7 @@ async def send_tls13_certificate(
         while True:
             header, payload = await records.record()
             if header[0] == 21:
-                return done(Outcome(kind=OutcomeKind.REJECTED_HANDSHAKE, alert=ALERTS.get(payload[1], str(payload[1]))))
+                return done(_alert(payload))
             if header[0] != 23:
                 continue
             try:
@@ -249,7 +254,7 @@ async def send_tls13_certificate(
                 inner_type, content = server_keys.open(header, payload)
             if inner_type == 21 and len(content) >= 2:
                 return done(
-                    Outcome(kind=OutcomeKind.REJECTED_HANDSHAKE, alert=ALERTS.get(content[1], str(content[1]))),
+                    _alert(content),
                     "TLSv1.3",
                 )
             # Anything else (a ticket, data) means the garbage did not stop the handshake.
